@@ -1,0 +1,309 @@
+//! The realm store in memory (DESIGN.md "The realm store"): bounded, TTL-expiring, tier-evicting,
+//! fed by observations. It owns no file and no tokio: persistence takes snapshots of it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use knownpeers_codecs::{EntrySource, PeerEntry};
+
+/// A source of time. Every observation and query takes `now` from the store's clock, so tests
+/// inject a [`ManualClock`] and TTL and backoff are exact.
+pub trait Clock: Send + Sync + 'static {
+    /// Unix time in milliseconds.
+    fn now_ms(&self) -> u64;
+    /// Unix time in seconds.
+    fn now(&self) -> u64 {
+        self.now_ms() / 1000
+    }
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+}
+
+/// A clock that moves only when told to.
+#[derive(Debug, Default)]
+pub struct ManualClock {
+    now_ms: AtomicU64,
+}
+
+impl ManualClock {
+    /// A clock at `secs` unix seconds.
+    pub fn at_secs(secs: u64) -> ManualClock {
+        ManualClock {
+            now_ms: AtomicU64::new(secs * 1000),
+        }
+    }
+    /// Sets the time in milliseconds.
+    pub fn set_ms(&self, ms: u64) {
+        self.now_ms.store(ms, Ordering::SeqCst);
+    }
+    /// Moves the time forward.
+    pub fn advance_ms(&self, ms: u64) {
+        self.now_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.now_ms.load(Ordering::SeqCst)
+    }
+}
+
+/// Dial backoff after consecutive failures: `min(base * 2^(k-1), cap)`, minus up to
+/// `jitter_permille`/1000 of it drawn from the store's RNG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// Delay after the first failure, in ms (default 1000).
+    pub base_ms: u64,
+    /// Longest delay, in ms (default 600_000).
+    pub cap_ms: u64,
+    /// Jitter as a fraction of the delay, in thousandths (default 200; 0 = exact).
+    pub jitter_permille: u32,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            base_ms: 1000,
+            cap_ms: 600_000,
+            jitter_permille: 200,
+        }
+    }
+}
+
+/// Limits and schedule of one realm store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    /// Capacity (default 1024).
+    pub max_entries: usize,
+    /// An entry is expired when `now - last_seen > ttl_secs` (default 604800).
+    pub ttl_secs: u64,
+    /// Most addresses taken from one gossip batch (default 1000).
+    pub max_gossip_batch: usize,
+    /// Dial backoff.
+    pub backoff: Backoff,
+    /// Seed of the jitter RNG; `None` seeds from the OS.
+    pub jitter_seed: Option<u64>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            max_entries: 1024,
+            ttl_secs: 604_800,
+            max_gossip_batch: 1000,
+            backoff: Backoff::default(),
+            jitter_seed: None,
+        }
+    }
+}
+
+/// One address heard in a PeerList, with the metadata the gossiper claimed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GossipPeer {
+    /// The address.
+    pub addr: SocketAddr,
+    /// Claimed node id.
+    pub node_id: Option<String>,
+    /// Claimed capabilities.
+    pub capabilities: Vec<String>,
+}
+
+/// What one observation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    /// A new entry was stored.
+    Inserted,
+    /// An existing entry was updated or refreshed.
+    Updated,
+    /// Nothing changed (e.g. gossip about a Bootstrap entry).
+    Ignored,
+    /// The store is full of entries this one may not evict.
+    NotStored,
+}
+
+/// Metadata over FORMAT.md's limits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("peer metadata over limits: {what}")]
+pub struct MetadataRejected {
+    /// Which limit.
+    pub what: String,
+}
+
+/// What one gossip batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GossipReport {
+    /// New Gossip entries stored.
+    pub inserted: usize,
+    /// Gossip entries whose `last_seen` was refreshed.
+    pub refreshed: usize,
+    /// Addresses of Bootstrap/Connected entries, left alone.
+    pub ignored: usize,
+    /// Entries refused for oversize metadata.
+    pub rejected: usize,
+    /// Addresses past `max_gossip_batch`, not looked at.
+    pub over_batch: usize,
+    /// New addresses not stored for lack of evictable room.
+    pub not_stored: usize,
+}
+
+/// What a hydrate did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HydrateReport {
+    /// Entries now in the store.
+    pub loaded: usize,
+    /// Entries dropped as expired.
+    pub expired: usize,
+    /// Entries dropped by the capacity cap.
+    pub capped: usize,
+}
+
+/// Counters for a node operator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Entries now Connected.
+    pub connected: usize,
+    /// Entries now Bootstrap.
+    pub bootstrap: usize,
+    /// Entries now Gossip.
+    pub gossip: usize,
+    /// Entries evicted for room since creation.
+    pub evictions: u64,
+    /// Entries dropped as expired since creation.
+    pub expired: u64,
+    /// Gossip entries refused (metadata or over batch) since creation.
+    pub rejected_gossip: u64,
+    /// New entries not stored for lack of evictable room since creation.
+    pub not_stored: u64,
+}
+
+/// A consistent copy of a store's entries, taken under its lock, for saving.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    entries: Vec<PeerEntry>,
+    generation: u64,
+}
+
+impl Snapshot {
+    /// The store's change counter when the snapshot was taken.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+    /// The entries.
+    pub fn to_vec(&self) -> Vec<PeerEntry> {
+        self.entries.clone()
+    }
+}
+
+impl EntrySource for Snapshot {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+    fn entries(&self) -> Box<dyn Iterator<Item = &PeerEntry> + '_> {
+        Box::new(self.entries.iter())
+    }
+}
+
+/// One realm's known peers. Cheap to clone (an `Arc`), safe to share between tasks.
+#[derive(Clone)]
+pub struct PeerStore {
+    _shared: Arc<()>,
+}
+
+impl std::fmt::Debug for PeerStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerStore")
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+#[allow(unused_variables)]
+impl PeerStore {
+    /// An empty store.
+    pub fn new(config: StoreConfig, clock: Arc<dyn Clock>) -> PeerStore {
+        unimplemented!()
+    }
+    /// Its configuration.
+    pub fn config(&self) -> StoreConfig {
+        unimplemented!()
+    }
+    /// A successful connect/handshake: source Connected, `last_seen = now`, metadata replaced,
+    /// dial failures reset.
+    pub fn observe_connected(
+        &self,
+        addr: SocketAddr,
+        node_id: Option<String>,
+        capabilities: Vec<String>,
+    ) -> Result<Observed, MetadataRejected> {
+        unimplemented!()
+    }
+    /// Seeding from configuration: inserts as Bootstrap, or raises/refreshes.
+    pub fn observe_bootstrap(&self, addr: SocketAddr) -> Observed {
+        unimplemented!()
+    }
+    /// Addresses heard in a PeerList (untrusted; see DESIGN.md).
+    pub fn observe_gossip(&self, batch: &[GossipPeer]) -> GossipReport {
+        unimplemented!()
+    }
+    /// A failed dial: counts the failure and schedules the next attempt.
+    pub fn observe_dial_failure(&self, addr: SocketAddr) {
+        unimplemented!()
+    }
+    /// The entry for `addr`, unless absent or expired.
+    pub fn get(&self, addr: &SocketAddr) -> Option<PeerEntry> {
+        unimplemented!()
+    }
+    /// Number of entries (expired ones not yet swept included).
+    pub fn len(&self) -> usize {
+        unimplemented!()
+    }
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// A consistent copy for saving (unexpired entries only).
+    pub fn snapshot(&self) -> Snapshot {
+        unimplemented!()
+    }
+    /// Unexpired entries advertising capability `cap`.
+    pub fn with_capability(&self, cap: &str) -> Vec<PeerEntry> {
+        unimplemented!()
+    }
+    /// Up to `n` addresses to dial now: Connected (most recent first), then Bootstrap, then
+    /// Gossip, skipping addresses in backoff.
+    pub fn dial_candidates(&self, n: usize) -> Vec<SocketAddr> {
+        unimplemented!()
+    }
+    /// Drops expired entries; returns how many.
+    pub fn expire(&self) -> usize {
+        unimplemented!()
+    }
+    /// Loads entries from a file: oldest first so recency is kept, then expiry and the cap.
+    pub fn hydrate(&self, entries: Vec<PeerEntry>) -> HydrateReport {
+        unimplemented!()
+    }
+    /// Counters.
+    pub fn stats(&self) -> StoreStats {
+        unimplemented!()
+    }
+    /// A counter bumped by every change to the persisted contents.
+    pub fn generation(&self) -> u64 {
+        unimplemented!()
+    }
+    /// Called (outside the lock) after every change; the flush task uses it to learn of dirt.
+    pub fn set_change_hook(&self, hook: Arc<dyn Fn() + Send + Sync>) {
+        unimplemented!()
+    }
+}
