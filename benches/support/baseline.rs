@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use knownpeers::{PeerEntry, PeerSource};
+use knownpeers::{GossipPeer, PeerEntry, PeerSource};
 
 /// A TheNodes 0.2/0.3 `PeerRecord` as its `peers.json` holds it (FORMAT.md "Legacy input").
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -101,6 +101,29 @@ pub fn hashmap_inserts(entries: Vec<PeerEntry>) -> (Duration, HashMap<SocketAddr
     let mut map = HashMap::new();
     for e in entries {
         map.insert(e.addr, e);
+    }
+    (start.elapsed(), map)
+}
+
+/// The same loop fed what the store is fed: a borrowed gossip batch, each address made into an
+/// owned Gossip entry (its strings copied) and inserted into an empty map.
+pub fn hashmap_inserts_from(
+    batch: &[GossipPeer],
+    now: u64,
+) -> (Duration, HashMap<SocketAddr, PeerEntry>) {
+    let start = Instant::now();
+    let mut map = HashMap::new();
+    for p in batch {
+        map.insert(
+            p.addr,
+            PeerEntry {
+                addr: p.addr,
+                source: PeerSource::Gossip,
+                last_seen: now,
+                node_id: p.node_id.clone(),
+                capabilities: p.capabilities.clone(),
+            },
+        );
     }
     (start.elapsed(), map)
 }
