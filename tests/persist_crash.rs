@@ -168,6 +168,8 @@ fn sigkill_during_saves_never_leaves_a_torn_file() {
     let mut file_g: Option<u64> = None; // what the file holds after the last kill
     let mut stale_seen = 0usize; // temps the last killed child left
     let (mut kept_old, mut took_new, mut mid_write, mut saves) = (0, 0, 0, 0u64);
+    // Running estimate of one save's duration (from `saving` to `saved`), in microseconds.
+    let mut save_us: u64 = 5000;
     for kill in 0..KILLS {
         let codec = codecs[kill % codecs.len()];
         let mut cmd = common::child_command("child_writer", "writer", &[]);
@@ -198,22 +200,30 @@ fn sigkill_during_saves_never_leaves_a_torn_file() {
             "kill {kill}: loaded snapshot"
         );
 
-        // Let it finish 0..=2 saves, then kill after a random 0..4 ms into the next one. The
-        // sleep only chooses where SIGKILL lands; nothing waits for an effect.
+        // Let it finish 0..=2 saves, wait for the next one to start, then kill it at a random
+        // point within the time a save has been taking. The sleep only chooses where SIGKILL
+        // lands; nothing waits for an effect.
         let wait_saves = rng.below(3);
         let mut saving = file_g.unwrap_or(0);
         let mut saved = file_g.unwrap_or(0);
         let mut seen = 0;
-        while seen < wait_saves {
+        let mut started = std::time::Instant::now();
+        loop {
             let line = lines.next().expect("writer alive").expect("stdout");
             if let Some(g) = line.strip_prefix("saving ") {
                 saving = g.parse().expect("g");
+                started = std::time::Instant::now();
+                if seen == wait_saves {
+                    break;
+                }
             } else if let Some(g) = line.strip_prefix("saved ") {
                 saved = g.parse().expect("g");
                 seen += 1;
+                let took = started.elapsed().as_micros() as u64;
+                save_us = (save_us * 3 + took) / 4;
             }
         }
-        std::thread::sleep(Duration::from_micros(rng.below(4000)));
+        std::thread::sleep(Duration::from_micros(rng.below(save_us * 5 / 4 + 1)));
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
         // Everything the child printed before it died.
@@ -264,7 +274,8 @@ fn sigkill_during_saves_never_leaves_a_torn_file() {
     println!(
         "crash test: {KILLS} SIGKILLs, {saves} completed saves; after a kill the file held the \
          last finished snapshot {kept_old} times and the in-flight one {took_new} times; \
-         {mid_write} kills left a temp file (removed by the next open); 0 torn files"
+         {mid_write} kills left a temp file (removed by the next open); 0 torn files; \
+         a save took about {save_us} us"
     );
     assert!(saves > 0);
 }
