@@ -204,7 +204,7 @@ fn sigkill_during_saves_never_leaves_a_torn_file() {
         // point within the time a save has been taking. The sleep only chooses where SIGKILL
         // lands; nothing waits for an effect.
         let wait_saves = rng.below(3);
-        let mut saving = file_g.unwrap_or(0);
+        let mut saving: u64;
         let mut saved = file_g.unwrap_or(0);
         let mut seen = 0;
         let mut started = std::time::Instant::now();
