@@ -72,6 +72,9 @@ struct Shared {
     path: PathBuf,
     /// The codec saves write with (chosen once at open).
     codec: Arc<dyn Codec>,
+    /// The realm's sealed codec, if it has a key: built once per open, so a passphrase realm
+    /// runs Argon2id once for the life of the store (its count is in the save events).
+    sealed: Option<Arc<SealedCodec>>,
     clock: Arc<dyn Clock>,
     /// Serializes saves; holds the generation last saved and a reusable encode buffer.
     save: AsyncMutex<SaveState>,
@@ -263,6 +266,7 @@ impl Shared {
                     path = %self.path.display(),
                     bytes,
                     ms = started.elapsed().as_millis() as u64,
+                    kdf_runs = self.sealed.as_ref().map_or(0, |c| c.kdf_runs()),
                     "saved peer file"
                 );
                 Ok(true)
@@ -464,6 +468,7 @@ fn load(settings: RealmSettings, clock: Arc<dyn Clock>) -> Result<(Shared, LoadR
         realm: settings.realm,
         path,
         codec: codecs.write,
+        sealed: codecs.sealed,
         clock,
         save: AsyncMutex::new(SaveState {
             saved_generation,
