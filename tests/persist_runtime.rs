@@ -594,6 +594,22 @@ async fn a_directory_at_the_data_path_fails_the_open() {
 }
 
 #[tokio::test]
+async fn a_fifo_at_the_data_path_fails_the_open_without_blocking() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("r.peers");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let err = PersistentStore::open(&config(dir.path(), ""), "r", clock())
+        .await
+        .expect_err("not a regular file");
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    assert!(err.to_string().contains("r.peers"), "{err}");
+}
+
+#[tokio::test]
 async fn a_missing_key_file_fails_the_open_before_reading() {
     let dir = tempfile::tempdir().expect("temp dir");
     let cfg = config(

@@ -116,11 +116,12 @@ impl PersistentStore {
             });
         }
         let interval = settings.save_interval;
+        let path = settings.path.clone();
         let blocking_clock = Arc::clone(&clock);
         let (shared, report) = tokio::task::spawn_blocking(move || load(settings, blocking_clock))
             .await
             .map_err(|e| Error::Io {
-                path: PathBuf::new(),
+                path,
                 source: std::io::Error::other(format!("the open task failed: {e}")),
             })??;
         let shared = Arc::new(shared);
@@ -360,8 +361,16 @@ fn load(settings: RealmSettings, clock: Arc<dyn Clock>) -> Result<(Shared, LoadR
             source,
         })?;
     }
-    if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
-        return Err(Error::IsADirectory { path });
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_dir() => return Err(Error::IsADirectory { path }),
+        // A FIFO or device would block the read, and is no file a rename should replace.
+        Ok(m) if !m.is_file() => {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file; point the path at a peer file",
+            )))
+        }
+        _ => {}
     }
     let lock = StoreLock::acquire(&path)?;
     let stale_temps_removed = remove_stale_temps(&path)?;
