@@ -1,5 +1,7 @@
 //! Configuration: TheNodes' `[network.persistence]` table plus knownpeers' own keys, loadable from
-//! a whole TheNodes config file. Validation names the offending key. Reads no store file.
+//! a whole TheNodes config file, and its resolution into one realm's settings (path, codec, key
+//! source, KDF parameters, policy). Validation names the offending key. It reads no store or key
+//! file, and never turns a realm that is unsafe as a file-name component into a path.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
