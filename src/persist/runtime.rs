@@ -215,12 +215,14 @@ async fn flush_task(
     let start = tokio::time::Instant::now() + period;
     let mut interval = tokio::time::interval_at(start, period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Whether a change awaits the next tick. While it does, the dirty branch is not polled, so
+    // a flood of changes cannot starve the tick; their notification stays stored as a permit.
     let mut pending = false;
     loop {
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
-            () = dirty.notified() => pending = true,
+            () = dirty.notified(), if !pending => pending = true,
             _ = interval.tick() => {
                 // The error is logged and kept by save_if_changed; the change stays pending.
                 if pending && shared.save_if_changed().await.is_ok() {
