@@ -119,12 +119,33 @@ fn save_interval_zero_is_an_error() {
 }
 
 #[test]
-fn max_entries_zero_is_an_error() {
+fn save_interval_over_a_year_is_an_error() {
+    check_error(
+        &format!("{P}save_interval_secs = 31536001\n"),
+        "network.persistence.save_interval_secs",
+        "maximum",
+    );
+    check_error(
+        &format!("{P}save_interval_secs = 18446744073709551615\n"),
+        "network.persistence.save_interval_secs",
+        "maximum",
+    );
+    Config::from_toml_str(&format!("{P}save_interval_secs = 31536000\n")).expect("a year");
+}
+
+#[test]
+fn max_entries_outside_the_format_limits_is_an_error() {
     check_error(
         &format!("{P}max_entries = 0\n"),
         "network.persistence.max_entries",
         "at least 1",
     );
+    check_error(
+        &format!("{P}max_entries = 10000001\n"),
+        "network.persistence.max_entries",
+        "10000000",
+    );
+    Config::from_toml_str(&format!("{P}max_entries = 10000000\n")).expect("the limit");
 }
 
 #[test]

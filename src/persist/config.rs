@@ -1,5 +1,7 @@
 //! Configuration: TheNodes' `[network.persistence]` table plus knownpeers' own keys, loadable from
-//! a whole TheNodes config file. Validation names the offending key. Reads no store file.
+//! a whole TheNodes config file, and its resolution into one realm's settings (path, codec, key
+//! source, KDF parameters, policy). Validation names the offending key. It reads no store or key
+//! file, and never turns a realm that is unsafe as a file-name component into a path.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -116,6 +118,9 @@ impl ConfigError {
 const TABLE: &str = "network.persistence";
 /// The placeholder a path template may contain.
 const REALM_PLACEHOLDER: &str = "{realm}";
+/// Longest flush interval: a year (longer ones are surely a unit mistake, and would overflow
+/// the timer's deadline arithmetic near `u64::MAX`).
+const MAX_SAVE_INTERVAL_SECS: u64 = 365 * 24 * 3600;
 /// TheNodes' `RealmInfo::default()` code: the realm when a config names none.
 pub(crate) const FALLBACK_REALM: &str = "default";
 /// TheNodes' default `node.state_dir`.
@@ -224,7 +229,8 @@ impl Config {
         })
     }
 
-    /// Validates every rule of DESIGN.md: `save_interval_secs` > 0, `max_entries` > 0, every
+    /// Validates every rule of DESIGN.md: `save_interval_secs` in 1 s ..= 365 days,
+    /// `max_entries` in 1 ..= FORMAT.md's entry-count limit, every
     /// realm a safe file-name component, at most one realm per resolved path, every sealed
     /// realm with exactly one key source, KDF parameters at or above the writer's minimum, and
     /// no policy that would refuse its own files.
@@ -236,10 +242,29 @@ impl Config {
                 "must be at least 1 (seconds between saves); 0 would never save",
             ));
         }
+        if p.save_interval_secs > MAX_SAVE_INTERVAL_SECS {
+            return Err(ConfigError::new(
+                format!("{TABLE}.save_interval_secs"),
+                format!(
+                    "{} is over the maximum of {MAX_SAVE_INTERVAL_SECS} (365 days)",
+                    p.save_interval_secs
+                ),
+            ));
+        }
         if p.max_entries == 0 {
             return Err(ConfigError::new(
                 format!("{TABLE}.max_entries"),
                 "must be at least 1; a store that holds nothing cannot remember peers",
+            ));
+        }
+        if p.max_entries as u64 > knownpeers_codecs::MAX_ENTRY_COUNT {
+            return Err(ConfigError::new(
+                format!("{TABLE}.max_entries"),
+                format!(
+                    "{} is over the {} entries a peer file may hold (FORMAT.md); lower it",
+                    p.max_entries,
+                    knownpeers_codecs::MAX_ENTRY_COUNT
+                ),
             ));
         }
         if let Some(path) = &p.path {

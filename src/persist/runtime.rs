@@ -72,6 +72,9 @@ struct Shared {
     path: PathBuf,
     /// The codec saves write with (chosen once at open).
     codec: Arc<dyn Codec>,
+    /// The realm's sealed codec, if it has a key: built once per open, so a passphrase realm
+    /// runs Argon2id once for the life of the store (its count is in the save events).
+    sealed: Option<Arc<SealedCodec>>,
     clock: Arc<dyn Clock>,
     /// Serializes saves; holds the generation last saved and a reusable encode buffer.
     save: AsyncMutex<SaveState>,
@@ -113,11 +116,12 @@ impl PersistentStore {
             });
         }
         let interval = settings.save_interval;
+        let path = settings.path.clone();
         let blocking_clock = Arc::clone(&clock);
         let (shared, report) = tokio::task::spawn_blocking(move || load(settings, blocking_clock))
             .await
             .map_err(|e| Error::Io {
-                path: PathBuf::new(),
+                path,
                 source: std::io::Error::other(format!("the open task failed: {e}")),
             })??;
         let shared = Arc::new(shared);
@@ -211,12 +215,14 @@ async fn flush_task(
     let start = tokio::time::Instant::now() + period;
     let mut interval = tokio::time::interval_at(start, period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Whether a change awaits the next tick. While it does, the dirty branch is not polled, so
+    // a flood of changes cannot starve the tick; their notification stays stored as a permit.
     let mut pending = false;
     loop {
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
-            () = dirty.notified() => pending = true,
+            () = dirty.notified(), if !pending => pending = true,
             _ = interval.tick() => {
                 // The error is logged and kept by save_if_changed; the change stays pending.
                 if pending && shared.save_if_changed().await.is_ok() {
@@ -263,6 +269,7 @@ impl Shared {
                     path = %self.path.display(),
                     bytes,
                     ms = started.elapsed().as_millis() as u64,
+                    kdf_runs = self.sealed.as_ref().map_or(0, |c| c.kdf_runs()),
                     "saved peer file"
                 );
                 Ok(true)
@@ -356,8 +363,16 @@ fn load(settings: RealmSettings, clock: Arc<dyn Clock>) -> Result<(Shared, LoadR
             source,
         })?;
     }
-    if std::fs::metadata(&path).is_ok_and(|m| m.is_dir()) {
-        return Err(Error::IsADirectory { path });
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_dir() => return Err(Error::IsADirectory { path }),
+        // A FIFO or device would block the read, and is no file a rename should replace.
+        Ok(m) if !m.is_file() => {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file; point the path at a peer file",
+            )))
+        }
+        _ => {}
     }
     let lock = StoreLock::acquire(&path)?;
     let stale_temps_removed = remove_stale_temps(&path)?;
@@ -464,6 +479,7 @@ fn load(settings: RealmSettings, clock: Arc<dyn Clock>) -> Result<(Shared, LoadR
         realm: settings.realm,
         path,
         codec: codecs.write,
+        sealed: codecs.sealed,
         clock,
         save: AsyncMutex::new(SaveState {
             saved_generation,
