@@ -59,6 +59,7 @@ pub(crate) fn parse(bytes: &[u8], mtime: u64) -> Result<Vec<PeerEntry>, Error> {
     let parsed = ListSeed::<LegacyRecord<'_>> {
         stash: &stash,
         fallback_last_seen: mtime,
+        capacity: 0,
         _record: PhantomData,
     }
     .deserialize(&mut de)

@@ -16,6 +16,19 @@
 //! let key: Key = derive_argon2id(&pass, &[7u8; 16], &params).unwrap();
 //! assert_eq!(format!("{key:?}"), "Key(<redacted>)");
 //! ```
+//!
+//! A key file is written once, private, and read back only while it stays private:
+//!
+//! ```
+//! use knownpeers_keys::{read_key_file, write_key_file, Error, Key};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("realm.key");
+//! let key = Key::generate().unwrap();
+//! write_key_file(&path, &key).unwrap(); // mode 0600, never overwrites
+//! assert_eq!(read_key_file(&path).unwrap().expose(), key.expose());
+//! assert!(matches!(write_key_file(&path, &key), Err(Error::AlreadyExists { .. })));
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
