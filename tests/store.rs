@@ -1285,6 +1285,34 @@ mod model {
             }
         }
 
+        pub fn hydrate(&mut self, mut entries: Vec<PeerEntry>, now: u64) -> HydrateReport {
+            let ttl = self.cfg.ttl_secs;
+            let before = entries.len();
+            entries.retain(|e| !expired(e, now, ttl));
+            let mut report = HydrateReport {
+                expired: before - entries.len(),
+                ..HydrateReport::default()
+            };
+            entries.sort_by_key(|e| e.last_seen);
+            let evictions = self.evictions;
+            for e in entries {
+                let a = e.addr;
+                if self.live(a, now) {
+                    let old = self.items[&a].entry.clone();
+                    if e.source >= old.source {
+                        let last_seen = old.last_seen.max(e.last_seen);
+                        self.items.get_mut(&a).expect("live").entry = PeerEntry { last_seen, ..e };
+                        self.touch(a);
+                    }
+                } else if self.insert(e, now) == Observed::NotStored {
+                    report.capped += 1;
+                }
+            }
+            report.capped += (self.evictions - evictions) as usize;
+            report.loaded = self.items.len();
+            report
+        }
+
         pub fn expire(&mut self, now: u64) -> usize {
             let ttl = self.cfg.ttl_secs;
             let before = self.items.len();
@@ -1327,6 +1355,8 @@ enum Action {
     DialFailure(u32),
     AdvanceMs(u64),
     Expire,
+    /// Entries from a file: (address, source, age in seconds, may be negative, metadata).
+    Hydrate(Vec<(u32, u8, i64, u8)>),
 }
 
 /// Metadata variant `m`: none, small, or over a limit (so rejection is exercised).
@@ -1349,6 +1379,8 @@ fn action() -> impl Strategy<Value = Action> {
         a.prop_map(Action::DialFailure),
         (0u64..4000).prop_map(Action::AdvanceMs),
         Just(Action::Expire),
+        prop::collection::vec((0u32..14, 0u8..3, -2i64..9, any::<u8>()), 0..8)
+            .prop_map(Action::Hydrate),
     ]
 }
 
@@ -1395,6 +1427,23 @@ proptest! {
                 }
                 Action::AdvanceMs(ms) => clock.advance_ms(*ms),
                 Action::Expire => prop_assert_eq!(store.expire(), model.expire(now)),
+                Action::Hydrate(list) => {
+                    let entries: Vec<PeerEntry> = list
+                        .iter()
+                        .map(|&(n, s, age, m)| {
+                            // Hydrate trusts the codecs for metadata limits: valid variants only.
+                            let (node_id, capabilities) = meta([0, 1, 4][usize::from(m % 3)]);
+                            PeerEntry {
+                                addr: addr(n),
+                                source: [PeerSource::Gossip, PeerSource::Bootstrap, PeerSource::Connected][usize::from(s)],
+                                last_seen: now.saturating_add_signed(-age),
+                                node_id,
+                                capabilities,
+                            }
+                        })
+                        .collect();
+                    prop_assert_eq!(store.hydrate(entries.clone()), model.hydrate(entries, now));
+                }
             }
             let now_ms = clock.now_ms();
             let now = now_ms / 1000;

@@ -9,8 +9,8 @@ mod slab;
 mod state;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 
 use knownpeers_codecs::{EntrySource, PeerEntry};
 
@@ -261,8 +261,18 @@ struct Shared {
     /// holds the guard across an `.await` (this module has no async code at all), so tasks
     /// never block each other for long and the guard cannot be held over a suspension point.
     state: Mutex<State>,
+    /// Threads blocked on `state` (counted only on the slow path): a long gossip batch hands
+    /// the lock over between slices when someone waits.
+    waiting: AtomicUsize,
     clock: Arc<dyn Clock>,
+    /// The configuration (also inside the state); immutable, so readable without the lock.
+    config: StoreConfig,
 }
+
+/// Gossip claims handled per lock hold. A 1000-address batch under one hold is ~0.1-0.2 ms, but
+/// while a snapshot is alive each write may first copy a shared chunk (~25 µs), so a whole batch
+/// could hold the lock for tens of ms; between slices the lock is handed to any waiter.
+const GOSSIP_SLICE: usize = 32;
 
 /// One realm's known peers. Cheap to clone (an `Arc`), safe to share between tasks.
 #[derive(Clone)]
@@ -283,20 +293,33 @@ impl PeerStore {
     pub fn new(config: StoreConfig, clock: Arc<dyn Clock>) -> PeerStore {
         PeerStore {
             shared: Arc::new(Shared {
-                state: Mutex::new(State::new(config)),
+                state: Mutex::new(State::new(config.clone())),
+                waiting: AtomicUsize::new(0),
                 clock,
+                config,
             }),
         }
     }
 
-    /// The lock. A poisoned lock is taken over: no user code runs under it (the change hook is
-    /// called after it is released), so a panic there would be a bug in this module, and every
-    /// other task of the node failing with it would help no one.
+    /// The lock. A poisoned lock is taken over: the only outside code run under it is the
+    /// clock's `now_ms` (the change hook is called after the lock is released), so a panic there
+    /// would be a bug in this module or the clock, and every other task of the node failing with
+    /// it would help no one.
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.shared
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        match self.shared.state.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                self.shared.waiting.fetch_add(1, Ordering::Relaxed);
+                let guard = self
+                    .shared
+                    .state
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner);
+                self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
+                guard
+            }
+        }
     }
 
     /// Runs `f` on the state with the current time (read under the lock, so recency order and
@@ -328,7 +351,7 @@ impl PeerStore {
 
     /// Its configuration.
     pub fn config(&self) -> StoreConfig {
-        self.lock().config().clone()
+        self.shared.config.clone()
     }
     /// A successful connect/handshake: source Connected, `last_seen = now`, metadata replaced,
     /// dial failures reset.
@@ -349,7 +372,31 @@ impl PeerStore {
     }
     /// Addresses heard in a PeerList (untrusted; see DESIGN.md).
     pub fn observe_gossip(&self, batch: &[GossipPeer]) -> GossipReport {
-        self.mutate(|state, now_ms| state.observe_gossip(batch, now_ms / 1000))
+        let take = batch.len().min(self.shared.config.max_gossip_batch);
+        let mut report = GossipReport {
+            over_batch: batch.len() - take,
+            ..GossipReport::default()
+        };
+        let mut changed = false;
+        let mut state = self.lock();
+        for (i, slice) in batch[..take].chunks(GOSSIP_SLICE).enumerate() {
+            if i > 0 && self.shared.waiting.load(Ordering::Relaxed) > 0 {
+                drop(state);
+                std::thread::yield_now();
+                state = self.lock();
+            }
+            let before = state.generation();
+            let now_s = self.shared.clock.now_ms() / 1000;
+            state.observe_gossip(slice, now_s, &mut report);
+            changed |= state.generation() != before;
+        }
+        state.counters.rejected_gossip += (report.rejected + report.over_batch) as u64;
+        let hook = changed.then(|| state.hook.clone()).flatten();
+        drop(state);
+        if let Some(hook) = hook {
+            hook();
+        }
+        report
     }
     /// A failed dial: counts the failure and schedules the next attempt.
     pub fn observe_dial_failure(&self, addr: SocketAddr) {

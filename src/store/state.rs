@@ -86,6 +86,65 @@ pub(crate) struct Counters {
     pub(crate) not_stored: u64,
 }
 
+/// Where a newcomer goes (see `State::make_room`).
+enum Room {
+    /// Below the cap: a fresh slot.
+    Free,
+    /// The slot of an entry just evicted (or expired), already out of the index and its tier.
+    Reuse(u32),
+    /// Full of entries the newcomer may not evict.
+    Full,
+}
+
+/// A newcomer's metadata. Gossip claims are borrowed so that a reused slot takes them with
+/// `clone_from`, into the evicted entry's string buffers: a steady gossip flood at the cap then
+/// mostly allocates nothing (issue 6's ingest goal).
+enum Meta<'a> {
+    Owned(Option<String>, Vec<String>),
+    Borrowed(&'a Option<String>, &'a Vec<String>),
+}
+
+/// A newcomer.
+struct NewEntry<'a> {
+    addr: SocketAddr,
+    source: PeerSource,
+    last_seen: u64,
+    meta: Meta<'a>,
+}
+
+impl NewEntry<'_> {
+    fn build(self) -> PeerEntry {
+        let (node_id, capabilities) = match self.meta {
+            Meta::Owned(node_id, capabilities) => (node_id, capabilities),
+            Meta::Borrowed(node_id, capabilities) => (node_id.clone(), capabilities.clone()),
+        };
+        PeerEntry {
+            addr: self.addr,
+            source: self.source,
+            last_seen: self.last_seen,
+            node_id,
+            capabilities,
+        }
+    }
+
+    /// Overwrites an evicted entry in place.
+    fn write(self, entry: &mut PeerEntry) {
+        entry.addr = self.addr;
+        entry.source = self.source;
+        entry.last_seen = self.last_seen;
+        match self.meta {
+            Meta::Owned(node_id, capabilities) => {
+                entry.node_id = node_id;
+                entry.capabilities = capabilities;
+            }
+            Meta::Borrowed(node_id, capabilities) => {
+                entry.node_id.clone_from(node_id);
+                entry.capabilities.clone_from(capabilities);
+            }
+        }
+    }
+}
+
 /// Everything behind the store's mutex.
 pub(crate) struct State {
     config: StoreConfig,
@@ -170,8 +229,8 @@ impl State {
         Some(slot)
     }
 
-    /// Removes an occupied slot from the tier, the index and the slab.
-    fn remove_slot(&mut self, slot: u32) -> PeerEntry {
+    /// Takes an occupied slot out of its tier and the index; its entry stays in the slab.
+    fn unlink(&mut self, slot: u32) {
         let (tier, hash) = {
             let entry = self.slab.get(slot);
             (rank(entry.source), self.hasher.hash_one(entry.addr))
@@ -180,47 +239,58 @@ impl State {
         if let Ok(found) = self.index.find_entry(hash, |&s| s == slot) {
             found.remove();
         }
+    }
+
+    /// Removes an occupied slot from the tier, the index and the slab.
+    fn remove_slot(&mut self, slot: u32) -> PeerEntry {
+        self.unlink(slot);
         self.slab.remove(slot)
     }
 
     /// Makes room for one newcomer of tier `rank`: DESIGN.md's eviction order. First an expired
     /// entry (any tier, lowest first; checking each tier's front is enough because the front is
     /// the tier's oldest entry), else the least recently seen entry of the lowest non-empty tier
-    /// not above `rank`. Returns false if the newcomer may not be stored.
-    fn make_room(&mut self, rank: usize, now_s: u64) -> bool {
+    /// not above `rank`. The victim's slot is handed back for reuse (its strings' buffers too).
+    fn make_room(&mut self, rank: usize, now_s: u64) -> Room {
         if self.index.len() < self.max_entries {
-            return true;
+            return Room::Free;
         }
         if self.max_entries == 0 {
-            return false;
+            return Room::Full;
         }
         for tier in 0..self.tiers.len() {
             if let Some((&slot, _)) = self.tiers[tier].front() {
                 if is_expired(self.slab.get(slot), now_s, self.config.ttl_secs) {
-                    self.remove_slot(slot);
+                    self.unlink(slot);
                     self.counters.expired += 1;
-                    return true;
+                    return Room::Reuse(slot);
                 }
             }
         }
         for tier in 0..=rank {
             if let Some((&slot, _)) = self.tiers[tier].front() {
-                self.remove_slot(slot);
+                self.unlink(slot);
                 self.counters.evictions += 1;
-                return true;
+                return Room::Reuse(slot);
             }
         }
-        false
+        Room::Full
     }
 
     /// Inserts an entry whose address is not in the store (`hash` is its address's hash).
-    fn insert_new(&mut self, entry: PeerEntry, hash: u64, now_s: u64) -> Observed {
-        let tier = rank(entry.source);
-        if !self.make_room(tier, now_s) {
-            self.counters.not_stored += 1;
-            return Observed::NotStored;
-        }
-        let slot = self.slab.insert(entry);
+    fn insert_new(&mut self, new: NewEntry<'_>, hash: u64, now_s: u64) -> Observed {
+        let tier = rank(new.source);
+        let slot = match self.make_room(tier, now_s) {
+            Room::Full => {
+                self.counters.not_stored += 1;
+                return Observed::NotStored;
+            }
+            Room::Free => self.slab.insert(new.build()),
+            Room::Reuse(slot) => {
+                new.write(self.slab.get_mut(slot));
+                slot
+            }
+        };
         let (slab, hasher) = (&self.slab, &self.hasher);
         self.index
             .insert_unique(hash, slot, |&s| hasher.hash_one(slab.get(s).addr));
@@ -270,12 +340,11 @@ impl State {
                 Observed::Updated
             }
             None => self.insert_new(
-                PeerEntry {
+                NewEntry {
                     addr,
                     source: PeerSource::Connected,
                     last_seen: now_s,
-                    node_id,
-                    capabilities,
+                    meta: Meta::Owned(node_id, capabilities),
                 },
                 hash,
                 now_s,
@@ -299,12 +368,11 @@ impl State {
                 Observed::Updated
             }
             None => self.insert_new(
-                PeerEntry {
+                NewEntry {
                     addr,
                     source: PeerSource::Bootstrap,
                     last_seen: now_s,
-                    node_id: None,
-                    capabilities: Vec::new(),
+                    meta: Meta::Owned(None, Vec::new()),
                 },
                 hash,
                 now_s,
@@ -312,13 +380,14 @@ impl State {
         }
     }
 
-    pub(crate) fn observe_gossip(&mut self, batch: &[GossipPeer], now_s: u64) -> GossipReport {
-        let take = batch.len().min(self.config.max_gossip_batch);
-        let mut report = GossipReport {
-            over_batch: batch.len() - take,
-            ..GossipReport::default()
-        };
-        for peer in &batch[..take] {
+    /// Gossip claims, already cut to the batch cap; adds to `report`. The caller counts rejects.
+    pub(crate) fn observe_gossip(
+        &mut self,
+        peers: &[GossipPeer],
+        now_s: u64,
+        report: &mut GossipReport,
+    ) {
+        for peer in peers {
             if check_metadata(peer.node_id.as_deref(), &peer.capabilities).is_err() {
                 report.rejected += 1;
                 continue;
@@ -338,22 +407,19 @@ impl State {
                     }
                 }
                 None => {
-                    let entry = PeerEntry {
+                    let new = NewEntry {
                         addr: peer.addr,
                         source: PeerSource::Gossip,
                         last_seen: now_s,
-                        node_id: peer.node_id.clone(),
-                        capabilities: peer.capabilities.clone(),
+                        meta: Meta::Borrowed(&peer.node_id, &peer.capabilities),
                     };
-                    match self.insert_new(entry, hash, now_s) {
+                    match self.insert_new(new, hash, now_s) {
                         Observed::Inserted => report.inserted += 1,
                         _ => report.not_stored += 1,
                     }
                 }
             }
         }
-        self.counters.rejected_gossip += (report.rejected + report.over_batch) as u64;
-        report
     }
 
     pub(crate) fn observe_dial_failure(&mut self, addr: SocketAddr, now_ms: u64) {
@@ -450,7 +516,13 @@ impl State {
                     }
                 }
                 None => {
-                    if self.insert_new(entry, hash, now_s) == Observed::NotStored {
+                    let new = NewEntry {
+                        addr: entry.addr,
+                        source: entry.source,
+                        last_seen: entry.last_seen,
+                        meta: Meta::Owned(entry.node_id, entry.capabilities),
+                    };
+                    if self.insert_new(new, hash, now_s) == Observed::NotStored {
                         report.capped += 1;
                     }
                 }
