@@ -9,6 +9,8 @@ use std::time::Duration;
 pub struct Sample {
     /// Median repetition.
     pub median: Duration,
+    /// Fastest repetition: for CPU-bound work on a shared machine, the run least disturbed.
+    pub min: Duration,
 }
 
 impl Sample {
@@ -22,11 +24,18 @@ impl Sample {
         } else {
             (runs[mid - 1] + runs[mid]) / 2
         };
-        Sample { median }
+        Sample {
+            median,
+            min: runs[0],
+        }
     }
     /// Median in nanoseconds, as a float for ratios.
     pub fn ns(&self) -> f64 {
         self.median.as_secs_f64() * 1e9
+    }
+    /// Fastest repetition in nanoseconds.
+    pub fn min_ns(&self) -> f64 {
+        self.min.as_secs_f64() * 1e9
     }
 }
 
