@@ -145,9 +145,9 @@ impl Opts {
         } else if n <= 10_000 {
             21
         } else if n <= 100_000 {
-            7
+            9
         } else {
-            5
+            7
         }
     }
     /// The command that reproduces `section`.
@@ -317,7 +317,7 @@ fn machine(report: &mut Report, opts: &Opts) {
             "quick (N up to 10k, 1 repetition: checks that the bench works, numbers mean little)"
                 .into()
         } else {
-            "full (N = 1k, 100k, 1M; medians of 21, 7 and 5 interleaved repetitions)".into()
+            "full (N = 1k, 100k, 1M; medians of 21, 9 and 7 interleaved repetitions)".into()
         },
     ));
     m.push((
@@ -697,11 +697,15 @@ fn breakdown(ctx: &mut Ctx<'_>) {
     let mut table = Table::new(
         &format!("Where the time goes ({} entries)", human_n(n)),
         "Each step of the save and load paths timed on its own through the public API (medians). \
-         The end-to-end figures above should be close to the sum of their steps.",
+         The end-to-end figures above should be close to the sum of their steps. `encode, from a \
+         Vec` encodes the same entries from a `Vec` in generation order instead of from the \
+         store's snapshot. The baseline row: `to_vec_pretty`, create-truncate + write, read, \
+         `from_slice`.",
         &[
             "codec",
             "snapshot",
             "encode (+seal)",
+            "encode, from a Vec",
             "write_atomic",
             "read",
             "decode (+open)",
@@ -710,7 +714,7 @@ fn breakdown(ctx: &mut Ctx<'_>) {
     );
     let entries = gen::entries(SEED, n);
     let clock = Arc::new(ManualClock::at_secs(gen::NOW));
-    let store = filled_store(n, &clock, entries);
+    let store = filled_store(n, &clock, entries.clone());
     let dir = ctx.subdir("breakdown");
     let key = knownpeers::keys::read_key_file(&ctx.key_file).expect("the bench key file reads");
     let sealed = SealedCodec::with_key(key);
@@ -725,6 +729,7 @@ fn breakdown(ctx: &mut Ctx<'_>) {
         // The steps hand their results on through these cells: each closure borrows them only
         // while it runs, and the interleaved loop runs them in order.
         let buf = RefCell::new(Vec::new());
+        let vbuf = RefCell::new(Vec::new());
         let snap = RefCell::new(None);
         let bytes = RefCell::new(Vec::new());
         let decoded = RefCell::new(None);
@@ -750,6 +755,14 @@ fn breakdown(ctx: &mut Ctx<'_>) {
                     let t = Instant::now();
                     codec
                         .encode_into(&realm, gen::NOW, snap, &mut buf)
+                        .expect("generated entries encode");
+                    t.elapsed()
+                }),
+                Box::new(|| {
+                    let mut vbuf = vbuf.borrow_mut();
+                    let t = Instant::now();
+                    codec
+                        .encode_into(&realm, gen::NOW, &entries, &mut vbuf)
                         .expect("generated entries encode");
                     t.elapsed()
                 }),
@@ -801,6 +814,55 @@ fn breakdown(ctx: &mut Ctx<'_>) {
         row.extend(s.iter().map(|x| human(x.median)));
         table.row(row);
     }
+    drop(store);
+    let records = baseline::records(&entries);
+    let path = dir.join("thenodes-peers.json");
+    let bytes = RefCell::new(Vec::new());
+    let s = {
+        let mut competitors: Vec<Competitor<'_>> = vec![
+            Box::new(|| {
+                let t = Instant::now();
+                let b = serde_json::to_vec_pretty(&records).expect("records always serialize");
+                let d = t.elapsed();
+                *bytes.borrow_mut() = b;
+                d
+            }),
+            Box::new(|| {
+                let bytes = bytes.borrow();
+                let t = Instant::now();
+                std::fs::write(&path, &*bytes).expect("the bench dir is writable");
+                t.elapsed()
+            }),
+            Box::new(|| {
+                let t = Instant::now();
+                let b = std::fs::read(&path).expect("the file was just written");
+                let d = t.elapsed();
+                *bytes.borrow_mut() = b;
+                d
+            }),
+            Box::new(|| {
+                let bytes = bytes.borrow();
+                let t = Instant::now();
+                let r: Vec<baseline::PeerRecord> =
+                    serde_json::from_slice(&bytes).expect("the file was just written");
+                let d = t.elapsed();
+                assert_eq!(r.len(), n, "the baseline reads back what it wrote");
+                d
+            }),
+        ];
+        interleaved(reps, &mut competitors)
+    };
+    let h = |i: usize| human(s[i].median);
+    table.row(vec![
+        "*baseline*".into(),
+        "(records given)".into(),
+        h(0),
+        "".into(),
+        format!("{} (no fsync, no rename)", h(1)),
+        h(2),
+        h(3),
+        "(no map built)".into(),
+    ]);
     ctx.report.tables.push(table);
 }
 
