@@ -227,3 +227,11 @@ fn a_json_envelope_over_the_entry_limit_is_refused_before_its_entries_are_parsed
     text.push_str("0]}");
     check(&text, Err(ErrorKind::LimitExceeded));
 }
+
+#[test]
+fn a_legacy_file_over_the_entry_limit_is_refused_before_its_records_are_parsed() {
+    let mut text = String::from("[");
+    text.push_str(&"0,".repeat(10_000_000));
+    text.push_str("0]");
+    check(&text, Err(ErrorKind::LimitExceeded));
+}
