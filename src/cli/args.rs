@@ -43,7 +43,7 @@ pub(crate) enum Command {
     /// Rewrite a file atomically in another codec or under another key.
     ///
     /// Rekey: the same codec with a new key (--in-* names the old key). IN may be a legacy TheNodes peers.json (then --realm is required); IN and OUT may be
-    /// the same file; an existing OUT is replaced atomically. Converting a sealed file with
+    /// the same file; an existing OUT is replaced atomically (only if it is a knownpeers file), under OUT's store lock (`OUT.lock`, exit 10 while a node has OUT open). Converting a sealed file with
     /// `--to json` or `--to msgpack` writes the peers in plaintext: it is allowed because you
     /// asked for it explicitly, and a warning says so.
     Convert(ConvertArgs),

@@ -1,6 +1,6 @@
 //! The five file commands: `inspect`, `export`, `verify`, `convert`, `keygen`. Each returns
 //! `Ok` or one [`Failure`]; none prints an error itself, panics, or writes a peer file other
-//! than through the atomic write path. Keys are loaded only when the file is sealed, and are
+//! than through the one atomic saver (`crate::write_atomic`). Keys are loaded only when the file is sealed, and are
 //! dropped (zeroized) when the command returns.
 
 use std::path::Path;
@@ -180,6 +180,10 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
         decode(&input, args.realm.as_deref(), in_key.as_ref(), in_flags)?
     };
 
+    // A node that has OUT open holds its lock and would overwrite OUT on its next save: refuse
+    // (exit 10) rather than race it. The lock file stays, as the store's lock files do.
+    let _lock = crate::StoreLock::acquire(&args.output)
+        .map_err(|e| Failure::from_error(&e, KeyFlags::Plain))?;
     check_replaceable(&args.output)?;
 
     let codec: Arc<dyn Codec> = match plaintext_codec(to) {
@@ -194,7 +198,8 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
     let bytes = codec
         .encode(&decoded.file.realm, now_secs(), &decoded.file.entries)
         .map_err(|e| Failure::format(&args.output, e, KeyFlags::Plain))?;
-    super::io::write_atomic(&args.output, &bytes)?;
+    crate::write_atomic(&args.output, &bytes)
+        .map_err(|e| Failure::from_error(&e, KeyFlags::Plain))?;
 
     if decoded.format == Format::Sealed && to != CodecKind::Sealed {
         super::warn(&format!(

@@ -1,6 +1,6 @@
 //! The CLI's file and terminal I/O: reading an input file under FORMAT.md's size limit, printing
-//! to stdout (a closed pipe is success), and the clock. It must not write peer files itself:
-//! every write goes through the one atomic saver.
+//! to stdout (a closed pipe is success), and the clock. It must not write peer files: every
+//! write goes through the one atomic saver, `crate::write_atomic`.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -101,69 +101,6 @@ pub(crate) fn rfc3339_utc(secs: u64) -> String {
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
-}
-
-/// Writes `bytes` to `path` atomically and durably: a unique `O_EXCL` temp file with mode 0600
-/// in the target's directory, write all, `sync_all`, rename over the target, fsync the directory.
-/// On error the temp file is removed and the target is untouched.
-///
-/// Interim: this is replaced by the persistence saver (`crate::write_atomic`) once it lands, so
-/// that every write takes one path.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
-    use std::os::unix::fs::OpenOptionsExt;
-
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| Failure::usage(format!("{}: not a file path", path.display())))?;
-    let mut attempt = 0u32;
-    let (tmp_path, mut file) = loop {
-        let mut suffix = [0u8; 8];
-        getrandom::fill(&mut suffix)
-            .map_err(|e| Failure::io(path, std::io::Error::other(e.to_string())))?;
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}-{:016x}",
-            name.to_string_lossy(),
-            std::process::id(),
-            u64::from_le_bytes(suffix)
-        ));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-        {
-            Ok(f) => break (tmp, f),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 8 => {
-                attempt += 1;
-            }
-            Err(e) => return Err(Failure::io(&tmp, e)),
-        }
-    };
-    let written = file
-        .write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| std::fs::rename(&tmp_path, path));
-    drop(file);
-    if let Err(e) = written {
-        // Best effort: the temp file is ours and holds nothing the target lacks.
-        let _ = std::fs::remove_file(&tmp_path);
-        return Err(Failure::io(path, e));
-    }
-    std::fs::File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| {
-            Failure::from_error(
-                &Error::NotDurable {
-                    path: path.to_path_buf(),
-                    source: e,
-                },
-                KeyFlags::Plain,
-            )
-        })
 }
 
 #[cfg(test)]
