@@ -10,7 +10,7 @@ a cases.json so the checker itself is validated against vectors of another imple
 Usage:
   check.py FILE --realm R [--key-file K | --passphrase-env VAR | --passphrase-file P]
            [--expect-entries ENVELOPE_OR_LIST.json | --expect-case CASES.json:FILE]
-           [--expect-error CLASS] [--strict-writer] [--print]
+           [--expect-error CLASS] [--strict-writer] [--mutations] [--print]
   check.py --vectors DIR
 
 Error classes (FORMAT.md / cases.json): corrupt, wrong_key, realm_mismatch, unsupported,
@@ -323,9 +323,7 @@ def open_sealed(data, rlen, header, body, key, info):
     else:
         if key[0] != "passphrase":
             fail("wrong_key", "the file was sealed with a passphrase, a key file was given")
-        master = hash_secret_raw(secret=key[1], salt=salt, time_cost=t_cost,
-                                 memory_cost=m_cost, parallelism=p_cost, hash_len=32,
-                                 type=Type.ID, version=19)
+        master = argon2id(key[1], salt, m_cost, t_cost, p_cost)
     kcv = hashlib.blake2b(nonce, digest_size=32, key=master, person=b"knownpeers.kcv1").digest()
     if not hmac.compare_digest(kcv, key_check):
         fail("wrong_key", "key_check mismatch")
@@ -337,20 +335,62 @@ def open_sealed(data, rlen, header, body, key, info):
         fail("corrupt", "AEAD open failed (damaged or tampered)")
 
 
+_ARGON2_CACHE = {}
+
+
+def argon2id(passphrase, salt, m_cost, t_cost, p_cost):
+    """Argon2id v1.3 (version 0x13 = 19), 32-byte output; memoized so that --mutations, which
+    reads thousands of variants of one file, runs the KDF once per distinct header."""
+    args = (passphrase, bytes(salt), m_cost, t_cost, p_cost)
+    if args not in _ARGON2_CACHE:
+        _ARGON2_CACHE[args] = hash_secret_raw(secret=passphrase, salt=bytes(salt),
+                                              time_cost=t_cost, memory_cost=m_cost,
+                                              parallelism=p_cost, hash_len=32, type=Type.ID,
+                                              version=19)
+    return _ARGON2_CACHE[args]
+
+
+def read_bytes(data, realm, key, mtime=0):
+    kind = detect(data)
+    if kind == "frame":
+        return read_frame(data, realm, key)
+    if kind == "json":
+        return read_json(data, realm)
+    return read_legacy(data, realm, mtime)
+
+
+def mutations(path, realm, key, baseline):
+    """Every single-bit flip and every truncation of a binary file must be an error (FORMAT.md:
+    CRCs cover the msgpack frame, the header CRC and the AEAD the sealed one). Returns the
+    problems found."""
+    with open(path, "rb") as f:
+        data = f.read()
+    problems = []
+    variants = [(f"truncated to {n}", data[:n]) for n in range(len(data))]
+    for i in range(len(data)):
+        for bit in range(8):
+            flipped = bytearray(data)
+            flipped[i] ^= 1 << bit
+            variants.append((f"bit {bit} of byte {i} flipped", bytes(flipped)))
+    for what, variant in variants:
+        try:
+            res = read_bytes(variant, realm, key)
+        except FormatError:
+            continue
+        same = res["entries"] == baseline["entries"]
+        problems.append(f"{what}: read without error ({'same' if same else 'DIFFERENT'} entries)")
+    return problems, len(variants)
+
+
 def read_file(path, realm, key, mtime=None):
     size = os.stat(path).st_size
     if size > MAX_FILE_SIZE:
         fail("bounds", "file larger than 1 GiB")
     with open(path, "rb") as f:
         data = f.read()
-    kind = detect(data)
-    if kind == "frame":
-        return read_frame(data, realm, key)
-    if kind == "json":
-        return read_json(data, realm)
     if mtime is None:
         mtime = int(os.stat(path).st_mtime)
-    return read_legacy(data, realm, mtime)
+    return read_bytes(data, realm, key, mtime)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -451,8 +491,14 @@ def run_vectors(vdir):
                 continue
             mtime = int(os.stat(path).st_mtime)
             expected = (normalize(case["entries"], mtime) if case["expect"] == "ok" else None)
-            ok, msg, _ = check_one(path, case["realm"], key, case["expect"], expected,
-                                   mtime=mtime)
+            ok, msg, res = check_one(path, case["realm"], key, case["expect"], expected,
+                                     mtime=mtime)
+            if ok and res is not None and res["codec"] in ("msgpack", "sealed"):
+                problems, count = mutations(path, case["realm"], key, res)
+                if problems:
+                    ok, msg = False, f"{len(problems)} of {count} mutations accepted: {problems[:3]}"
+                else:
+                    msg += f"; all {count} bit flips and truncations rejected"
             print(f"{'PASS' if ok else 'FAIL'} {case['file']} ({case['expect']}): {msg}")
             passed += ok
             failed += not ok
@@ -491,6 +537,8 @@ def main(argv):
     p.add_argument("--expect-error", metavar="CLASS", default="ok")
     p.add_argument("--strict-writer", action="store_true")
     p.add_argument("--print", action="store_true", help="print the decoded file as JSON")
+    p.add_argument("--mutations", action="store_true",
+                   help="also require every bit flip and truncation of the file to be an error")
     a = p.parse_args(argv)
     if a.vectors:
         return run_vectors(a.vectors)
@@ -511,6 +559,13 @@ def main(argv):
         return 1
     expected = load_expected(a.expect_entries, a.expect_case)
     ok, msg, res = check_one(a.file, a.realm, key, a.expect_error, expected, a.strict_writer)
+    if ok and a.mutations and res is not None:
+        problems, count = mutations(a.file, a.realm, key, res)
+        if problems:
+            ok = False
+            msg = f"{len(problems)} of {count} mutations read without error: {problems[:3]}"
+        else:
+            msg += f"; all {count} bit flips and truncations rejected"
     print(f"{'PASS' if ok else 'FAIL'} {a.file}: {msg}")
     if a.print and res is not None:
         print(json.dumps(res, indent=2))

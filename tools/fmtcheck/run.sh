@@ -5,7 +5,9 @@
 # 1. validates the Python checker against the independent vectors (tests/vectors/cases.json);
 # 2. builds the binary and writes tests/vectors/json-basic.json (and the legacy vector) in
 #    every codec and key kind into a temp dir;
-# 3. reads each written file with the checker and compares the entries with the expected ones.
+# 3. reads each written file with the checker and compares the entries with the expected ones;
+#    for the binary codecs it also requires every single-bit flip and every truncation of the
+#    written file to be rejected (so the CRCs, header AD and AEAD really cover every byte).
 # Exits non-zero on the first mismatch.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -15,7 +17,7 @@ VEC=tests/vectors
 REALM=example-realm
 
 if ! python3 -c 'import msgpack, nacl, argon2' 2>/dev/null; then
-  python3 -m pip install -q -r tools/fmtcheck/requirements.txt
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore -r tools/fmtcheck/requirements.txt
 fi
 
 echo "--- the checker against the independent vectors"
@@ -58,10 +60,11 @@ check() { # FILE [checker flags...]
   "${CHECK[@]}" "$file" --realm "$REALM" --strict-writer "$@" || fail=1
 }
 check "$tmp/out.json" --expect-entries "$VEC/json-basic.json"
-check "$tmp/out-msgpack.kp" --expect-entries "$VEC/json-basic.json"
-check "$tmp/out-sealed-keyfile.kp" --key-file "$tmp/k.key" --expect-entries "$VEC/json-basic.json"
+check "$tmp/out-msgpack.kp" --expect-entries "$VEC/json-basic.json" --mutations
+check "$tmp/out-sealed-keyfile.kp" --key-file "$tmp/k.key" --expect-entries "$VEC/json-basic.json" \
+  --mutations
 check "$tmp/out-sealed-pass-env.kp" --passphrase-env FMTCHECK_PASSPHRASE \
-  --expect-entries "$VEC/json-basic.json"
+  --expect-entries "$VEC/json-basic.json" --mutations
 check "$tmp/out-sealed-pass-default-kdf.kp" --passphrase-file "$tmp/passphrase.txt" \
   --expect-entries "$VEC/json-basic.json"
 check "$tmp/chain.kp" --expect-entries "$VEC/json-basic.json"
