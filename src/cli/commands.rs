@@ -133,11 +133,10 @@ pub(crate) fn verify(args: &VerifyArgs) -> Result<(), Failure> {
 pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
     let to = CodecKind::from(args.to);
     let out_spec = args.key.spec();
-    // The output key doubles as the input key unless an --in-* key is given.
-    let (in_spec, in_flags) = match args.in_key.spec() {
-        Some(spec) => (Some(spec), KeyFlags::In),
-        None => (out_spec.clone(), KeyFlags::Plain),
-    };
+    // The output key doubles as the input key unless an --in-* key is given; hints about IN's
+    // key always name the --in-* flags, the unambiguous way to give it.
+    let in_spec = args.in_key.spec().or_else(|| out_spec.clone());
+    let in_flags = KeyFlags::In;
 
     // Every usage check before any I/O or key work.
     if to == CodecKind::Sealed && out_spec.is_none() {
@@ -180,11 +179,11 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
         decode(&input, args.realm.as_deref(), in_key.as_ref(), in_flags)?
     };
 
+    check_replaceable(&args.output)?;
     // A node that has OUT open holds its lock and would overwrite OUT on its next save: refuse
     // (exit 10) rather than race it. The lock file stays, as the store's lock files do.
     let _lock = crate::StoreLock::acquire(&args.output)
         .map_err(|e| Failure::from_error(&e, KeyFlags::Plain))?;
-    check_replaceable(&args.output)?;
 
     let codec: Arc<dyn Codec> = match plaintext_codec(to) {
         Some(codec) => codec,
@@ -230,13 +229,27 @@ fn codec_name(kind: CodecKind) -> &'static str {
 }
 
 /// An existing OUT is replaced only when it is a knownpeers file (or absent): a mistyped OUT
-/// must not atomically destroy an unrelated file such as a private key.
+/// must not atomically destroy an unrelated file such as a private key. Runs before the lock is
+/// taken, so a refused OUT (a directory, say) gets no `.lock` file beside it.
 fn check_replaceable(out: &Path) -> Result<(), Failure> {
     use std::io::Read;
 
     let file = match std::fs::File::open(out) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A new OUT: its directory must exist (checked here so the error names it, not
+            // the lock file).
+            return match out.parent().filter(|p| !p.as_os_str().is_empty()) {
+                Some(dir) if !dir.is_dir() => Err(Failure::io(
+                    dir,
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "OUT's directory does not exist; create it first",
+                    ),
+                )),
+                _ => Ok(()),
+            };
+        }
         Err(e) => return Err(Failure::io(out, e)),
     };
     let meta = file.metadata().map_err(|e| Failure::io(out, e))?;

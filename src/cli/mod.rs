@@ -18,7 +18,7 @@ use std::io::Write;
 use clap::Parser;
 
 use args::{Cli, Command};
-use error::EXIT_USAGE;
+use error::{Failure, EXIT_USAGE};
 
 /// Runs the CLI with the process's arguments; returns the exit code.
 pub fn main() -> i32 {
@@ -28,11 +28,11 @@ pub fn main() -> i32 {
         Err(err) => return clap_failure(&err),
     };
     let result = match &cli.command {
-        Command::Inspect(a) => commands::inspect(a),
-        Command::Export(a) => commands::export(a),
-        Command::Convert(a) => commands::convert(a),
-        Command::Verify(a) => commands::verify(a),
-        Command::Keygen(a) => commands::keygen(a),
+        Command::Inspect(a) => guarded(|| commands::inspect(a)),
+        Command::Export(a) => guarded(|| commands::export(a)),
+        Command::Convert(a) => guarded(|| commands::convert(a)),
+        Command::Verify(a) => guarded(|| commands::verify(a)),
+        Command::Keygen(a) => guarded(|| commands::keygen(a)),
         Command::Demo(a) => return crate::demo::run(a),
     };
     match result {
@@ -43,6 +43,36 @@ pub fn main() -> i32 {
             failure.code()
         }
     }
+}
+
+/// Where the last panic happened (set by the hook [`guarded`] installs).
+static PANIC_AT: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Runs a command so that a bug still ends as one error line and exit 1, not a backtrace. The
+/// line says where the panic happened but not its message, which could quote a value. Writes
+/// are atomic, so no file is half-written whatever the command was doing.
+fn guarded(
+    command: impl FnOnce() -> Result<(), Failure> + std::panic::UnwindSafe,
+) -> Result<(), Failure> {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()));
+        if let Ok(mut slot) = PANIC_AT.lock() {
+            *slot = at;
+        }
+    }));
+    std::panic::catch_unwind(command).unwrap_or_else(|_| {
+        let at = PANIC_AT
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+            .unwrap_or_default();
+        Err(Failure::other(format!(
+            "internal error{at}; this is a bug in knownpeers, please report it (no file was \
+             half-written)"
+        )))
+    })
 }
 
 /// Logs to stderr only when `RUST_LOG` is set (the CLI's output is its stdout and its one
