@@ -42,7 +42,10 @@ fn inspect_lines(path: &Path, h: &Header) -> String {
     let mut lines = vec![
         format!("file:     {}", path.display()),
         format!("codec:    {}", format_name(h.format)),
-        format!("version:  {}", h.version),
+        match h.format {
+            Format::Legacy => "version:  (none: a legacy TheNodes peers.json)".to_string(),
+            _ => format!("version:  {}", h.version),
+        },
         format!("realm:    {realm}"),
         format!("saved_at: {saved_at}"),
         format!("entries:  {}", h.entry_count),
