@@ -879,6 +879,14 @@ fn inspect_reads_headers_without_a_key() {
             0,
             &["codec:    legacy", "entries:  3"],
         ),
+        (
+            "sealed-kdf-bomb.kp",
+            0,
+            &[
+                "kdf:      argon2id v1.3, m_cost 4194304 KiB, t_cost 1, p_cost 1 (outside \
+               FORMAT.md's reader bounds: every reader refuses this file)",
+            ],
+        ),
         ("msgpack-bad-header-crc.kp", 3, &[]),
         ("msgpack-truncated.kp", 3, &[]),
         ("msgpack-future-version.kp", 6, &[]),
