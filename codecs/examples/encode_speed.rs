@@ -1,5 +1,6 @@
 //! Times one encode and one decode of a large entry set in each codec (a quick look, not the
-//! project's benchmark): `cargo run --release -p knownpeers-codecs --example encode_speed [N]`.
+//! project's benchmark):
+//! `cargo run --release -p knownpeers-codecs --example encode_speed [N [json|msgpack|sealed]]`.
 //! Prints milliseconds; asserts nothing.
 
 use std::time::Instant;
@@ -30,7 +31,11 @@ fn main() {
     let sealed = SealedCodec::with_key(Key::from_bytes([9; 32]));
     let codecs: [&dyn Codec; 3] = [&JsonCodec, &MsgpackCodec, &sealed];
     let mut out = Vec::new();
+    let only = std::env::args().nth(2);
     for codec in codecs {
+        if only.as_deref().is_some_and(|o| o != codec.kind().as_str()) {
+            continue;
+        }
         // One warm-up so that `out` has its capacity, as a periodic saver's buffer would.
         codec
             .encode_into("bench", 1, &entries, &mut out)

@@ -20,41 +20,103 @@ const MIN_ENTRY_BYTES: usize = 1 + (1 + 4) + (1 + 9) + (1 + 6) + (1 + 6) + (1 + 
 /// recursed into.
 const MAX_SKIP_DEPTH: u32 = 32;
 
-/// Unwraps a write into a `Vec`, which cannot fail (allocation failure aborts instead).
-fn vec_write<T, E: std::fmt::Debug>(result: Result<T, E>) {
-    result.expect("writing MessagePack into a Vec<u8> cannot fail");
+/// The map keys, each with its fixstr marker (`0xa0 | len`), written in one copy.
+const KEY_ADDR: &[u8] = b"\xa4addr";
+const KEY_SOURCE: &[u8] = b"\xa6source";
+const KEY_LAST_SEEN: &[u8] = b"\xa9last_seen";
+const KEY_NODE_ID: &[u8] = b"\xa7node_id";
+const KEY_CAPABILITIES: &[u8] = b"\xaccapabilities";
+
+/// A MessagePack string in its shortest form (fixstr, str8, str16, str32).
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    let n = s.len();
+    if n < 32 {
+        out.push(0xa0 | n as u8);
+    } else if n < 256 {
+        out.extend_from_slice(&[0xd9, n as u8]);
+    } else if n < 65_536 {
+        out.push(0xda);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(0xdb);
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+    }
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A MessagePack unsigned integer in its shortest form (positive fixint, uint8..uint64).
+fn put_uint(out: &mut Vec<u8>, v: u64) {
+    if v < 128 {
+        out.push(v as u8);
+    } else if v < 256 {
+        out.extend_from_slice(&[0xcc, v as u8]);
+    } else if v < 65_536 {
+        out.push(0xcd);
+        out.extend_from_slice(&(v as u16).to_be_bytes());
+    } else if v <= u64::from(u32::MAX) {
+        out.push(0xce);
+        out.extend_from_slice(&(v as u32).to_be_bytes());
+    } else {
+        out.push(0xcf);
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+}
+
+/// A MessagePack array (`fix` = 0x90, `marker16` = 0xdc) or map (0x80, 0xde) header in its
+/// shortest form.
+fn put_len(out: &mut Vec<u8>, fix: u8, marker16: u8, n: u32) {
+    if n < 16 {
+        out.push(fix | n as u8);
+    } else if n < 65_536 {
+        out.push(marker16);
+        out.extend_from_slice(&(n as u16).to_be_bytes());
+    } else {
+        out.push(marker16 + 1);
+        out.extend_from_slice(&n.to_be_bytes());
+    }
+}
+
+fn put_array_len(out: &mut Vec<u8>, n: u32) {
+    put_len(out, 0x90, 0xdc, n);
+}
+
+fn put_map_len(out: &mut Vec<u8>, n: u32) {
+    put_len(out, 0x80, 0xde, n);
 }
 
 /// Appends the body of `entries` to `out` and returns the entry count, checking every entry
 /// limit and address uniqueness on the way, so that no writer produces a file a reader
-/// rejects.
+/// rejects. Written by hand rather than through rmp: five types in their shortest forms are
+/// simpler than the library's generic writer, and one copy per field instead of two made the
+/// encode measurably faster. The output equals rmp's and Python msgpack's byte for byte (the
+/// conformance test compares it with the vectors).
 pub(crate) fn encode(entries: &dyn EntrySource, out: &mut Vec<u8>) -> Result<u32, Error> {
     let expected = entries.len();
     let mut check = WriteCheck::new(expected)?;
     let count = u32::try_from(expected).expect("check_entry_count bounds the count to 10M");
-    vec_write(rmp::encode::write_array_len(out, count));
+    put_array_len(out, count);
     let mut addr = AddrBuf::default();
     for entry in entries.entries() {
         check.check(entry)?;
         let fields =
             3 + u32::from(entry.node_id.is_some()) + u32::from(!entry.capabilities.is_empty());
-        vec_write(rmp::encode::write_map_len(out, fields));
-        vec_write(rmp::encode::write_str(out, "addr"));
-        vec_write(rmp::encode::write_str(out, addr.print(&entry.addr)));
-        vec_write(rmp::encode::write_str(out, "source"));
-        vec_write(rmp::encode::write_str(out, entry.source.as_str()));
-        vec_write(rmp::encode::write_str(out, "last_seen"));
-        vec_write(rmp::encode::write_uint(out, entry.last_seen));
+        put_map_len(out, fields);
+        out.extend_from_slice(KEY_ADDR);
+        put_str(out, addr.print(&entry.addr));
+        out.extend_from_slice(KEY_SOURCE);
+        put_str(out, entry.source.as_str());
+        out.extend_from_slice(KEY_LAST_SEEN);
+        put_uint(out, entry.last_seen);
         if let Some(id) = &entry.node_id {
-            vec_write(rmp::encode::write_str(out, "node_id"));
-            vec_write(rmp::encode::write_str(out, id));
+            out.extend_from_slice(KEY_NODE_ID);
+            put_str(out, id);
         }
         if !entry.capabilities.is_empty() {
-            vec_write(rmp::encode::write_str(out, "capabilities"));
+            out.extend_from_slice(KEY_CAPABILITIES);
             let n = u32::try_from(entry.capabilities.len()).expect("check_limits bounds it to 32");
-            vec_write(rmp::encode::write_array_len(out, n));
+            put_array_len(out, n);
             for cap in &entry.capabilities {
-                vec_write(rmp::encode::write_str(out, cap));
+                put_str(out, cap);
             }
         }
     }

@@ -8,26 +8,31 @@
 //! variable or a file ([`passphrase_from_env`], [`passphrase_from_file`]).
 //!
 //! ```
-//! use knownpeers_keys::{Key, KdfParams, derive_argon2id};
-//! use secrecy::SecretString;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use knownpeers_keys::{derive_argon2id, KdfParams, Key, SecretString};
 //!
 //! let pass = SecretString::from("correct horse battery staple");
 //! let params = KdfParams { m_cost_kib: 1024, t_cost: 1, p_cost: 1 };
-//! let key: Key = derive_argon2id(&pass, &[7u8; 16], &params).unwrap();
+//! let key: Key = derive_argon2id(&pass, &[7u8; 16], &params)?;
 //! assert_eq!(format!("{key:?}"), "Key(<redacted>)");
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! A key file is written once, private, and read back only while it stays private:
 //!
 //! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use knownpeers_keys::{read_key_file, write_key_file, Error, Key};
 //!
-//! let dir = tempfile::tempdir().unwrap();
+//! let dir = tempfile::tempdir()?;
 //! let path = dir.path().join("realm.key");
-//! let key = Key::generate().unwrap();
-//! write_key_file(&path, &key).unwrap(); // mode 0600, never overwrites
-//! assert_eq!(read_key_file(&path).unwrap().expose(), key.expose());
+//! let key = Key::generate()?;
+//! write_key_file(&path, &key)?; // mode 0600, never overwrites
+//! assert_eq!(read_key_file(&path)?.expose(), key.expose());
 //! assert!(matches!(write_key_file(&path, &key), Err(Error::AlreadyExists { .. })));
+//! # Ok(())
+//! # }
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
