@@ -113,10 +113,15 @@ pub(crate) fn parse_head(bytes: &[u8]) -> Result<JsonHead, Error> {
         })?,
         None => return Err(Error::corrupt("JSON envelope: `saved_at` is missing")),
     };
+    let entry_count = head.entries.and_then(|c| c.0);
+    // Like a frame's entry_count, refused before the entries are parsed and allocated.
+    if let Some(n) = entry_count {
+        check_entry_count(n)?;
+    }
     Ok(JsonHead {
         realm,
         saved_at,
-        entry_count: head.entries.and_then(|c| c.0),
+        entry_count,
     })
 }
 
