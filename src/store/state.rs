@@ -5,7 +5,8 @@
 //! the lock).
 //!
 //! Layout (issue 6 weighs speed, memory and snapshot stalls against each other):
-//! - `slab`: the `PeerEntry` values in `Arc`-shared chunks, so a snapshot is a pointer copy.
+//! - `slab`: the `PeerEntry` values in a two-level tree of `Arc`-shared chunks, so a snapshot
+//!   is a copy of ~250 pointers per 1M entries.
 //! - `index`: address -> slot, a `hashbrown::HashTable<u32>` hashed with std's keyed SipHash
 //!   (`RandomState`): gossip lets a remote peer choose the keys, so the index must resist
 //!   collision flooding; storing 4-byte slot numbers instead of 32-byte addresses keeps it small.
@@ -28,7 +29,7 @@ use knownpeers_codecs::{
 };
 
 use super::backoff::DialState;
-use super::slab::{Chunk, Slab};
+use super::slab::{Branch, Slab};
 use super::{GossipPeer, GossipReport, HydrateReport, MetadataRejected, Observed, StoreConfig};
 
 /// Tier number of a source: its rank, Gossip 0 < Bootstrap 1 < Connected 2.
@@ -533,8 +534,8 @@ impl State {
         report
     }
 
-    /// The chunk pointers and generation, for a snapshot (O(chunks), no entry copied).
-    pub(crate) fn share(&self) -> (Vec<Arc<Chunk>>, u64) {
+    /// The branch pointers and generation, for a snapshot (no entry copied).
+    pub(crate) fn share(&self) -> (Vec<Arc<Branch>>, u64) {
         (self.slab.share(), self.generation)
     }
 }
