@@ -230,21 +230,19 @@ impl State {
         Some(slot)
     }
 
-    /// Takes an occupied slot out of its tier and the index; its entry stays in the slab.
-    fn unlink(&mut self, slot: u32) {
-        let (tier, hash) = {
-            let entry = self.slab.get(slot);
-            (rank(entry.source), self.hasher.hash_one(entry.addr))
-        };
-        self.tiers[tier].remove(&slot);
+    /// Takes an occupied slot out of the index; its entry stays in the slab.
+    fn unindex(&mut self, slot: u32) {
+        let hash = self.hasher.hash_one(self.slab.get(slot).addr);
         if let Ok(found) = self.index.find_entry(hash, |&s| s == slot) {
             found.remove();
         }
     }
 
-    /// Removes an occupied slot from the tier, the index and the slab.
+    /// Removes an occupied slot from its tier, the index and the slab.
     fn remove_slot(&mut self, slot: u32) -> PeerEntry {
-        self.unlink(slot);
+        let tier = rank(self.slab.get(slot).source);
+        self.tiers[tier].remove(&slot);
+        self.unindex(slot);
         self.slab.remove(slot)
     }
 
@@ -259,23 +257,30 @@ impl State {
         if self.max_entries == 0 {
             return Room::Full;
         }
-        for tier in 0..self.tiers.len() {
-            if let Some((&slot, _)) = self.tiers[tier].front() {
-                if is_expired(self.slab.get(slot), now_s, self.config.ttl_secs) {
-                    self.unlink(slot);
-                    self.counters.expired += 1;
-                    return Room::Reuse(slot);
+        let ttl = self.config.ttl_secs;
+        let expired = (0..self.tiers.len()).find(|&tier| {
+            self.tiers[tier]
+                .front()
+                .is_some_and(|(&slot, _)| is_expired(self.slab.get(slot), now_s, ttl))
+        });
+        let tier = match expired {
+            Some(tier) => {
+                self.counters.expired += 1;
+                tier
+            }
+            None => match (0..=rank).find(|&tier| !self.tiers[tier].is_empty()) {
+                Some(tier) => {
+                    self.counters.evictions += 1;
+                    tier
                 }
-            }
-        }
-        for tier in 0..=rank {
-            if let Some((&slot, _)) = self.tiers[tier].front() {
-                self.unlink(slot);
-                self.counters.evictions += 1;
-                return Room::Reuse(slot);
-            }
-        }
-        Room::Full
+                None => return Room::Full,
+            },
+        };
+        let (slot, _) = self.tiers[tier]
+            .pop_front()
+            .expect("the tier was just seen non-empty");
+        self.unindex(slot);
+        Room::Reuse(slot)
     }
 
     /// Inserts an entry whose address is not in the store (`hash` is its address's hash).
