@@ -152,6 +152,18 @@ fn snapshots(c: &mut Criterion) {
                 BatchSize::PerIteration,
             )
         });
+        // Loading: a file's entries into an empty store (sort, index, tiers).
+        group.bench_function("hydrate", |b| {
+            b.iter_batched(
+                || entries.clone(),
+                |file| {
+                    let fresh = self::store(n);
+                    black_box(fresh.hydrate(file));
+                    fresh
+                },
+                BatchSize::PerIteration,
+            )
+        });
         // Baseline: a full copy, what a copying snapshot would do under the lock.
         group.bench_function("vec_clone_baseline", |b| {
             b.iter(|| black_box(entries.clone()))

@@ -502,6 +502,18 @@ impl State {
         let before = entries.len();
         entries.retain(|e| !is_expired(e, now_s, ttl));
         report.expired = before - entries.len();
+        // Size the tables once for what can fit, instead of growing them step by step.
+        let room = self.max_entries.saturating_sub(self.index.len());
+        let mut per_tier = [0usize; 3];
+        for e in &entries {
+            per_tier[rank(e.source)] += 1;
+        }
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        self.index
+            .reserve(entries.len().min(room), |&s| hasher.hash_one(slab.get(s).addr));
+        for (tier, count) in self.tiers.iter_mut().zip(per_tier) {
+            tier.reserve(count.min(room));
+        }
         // Oldest first, so the newest entries end up most recent and evict older ones.
         entries.sort_by_key(|e| e.last_seen);
         let evictions_before = self.counters.evictions;
