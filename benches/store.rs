@@ -183,9 +183,15 @@ fn paired(
     mut subject: impl FnMut() -> Duration,
 ) {
     let (mut b, mut s) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        b.push(base());
-        s.push(subject());
+    for round in 0..rounds {
+        // ABBA order, so neither side always runs on the heap the other just churned.
+        if round % 2 == 0 {
+            b.push(base());
+            s.push(subject());
+        } else {
+            s.push(subject());
+            b.push(base());
+        }
     }
     b.sort();
     s.sort();

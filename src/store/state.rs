@@ -496,6 +496,7 @@ impl State {
         dead.len()
     }
 
+    /// `entries` must be sorted oldest first (`PeerStore::hydrate` sorts them outside the lock).
     pub(crate) fn hydrate(&mut self, mut entries: Vec<PeerEntry>, now_s: u64) -> HydrateReport {
         let mut report = HydrateReport::default();
         let ttl = self.config.ttl_secs;
@@ -509,13 +510,12 @@ impl State {
             per_tier[rank(e.source)] += 1;
         }
         let (slab, hasher) = (&self.slab, &self.hasher);
-        self.index
-            .reserve(entries.len().min(room), |&s| hasher.hash_one(slab.get(s).addr));
+        self.index.reserve(entries.len().min(room), |&s| {
+            hasher.hash_one(slab.get(s).addr)
+        });
         for (tier, count) in self.tiers.iter_mut().zip(per_tier) {
             tier.reserve(count.min(room));
         }
-        // Oldest first, so the newest entries end up most recent and evict older ones.
-        entries.sort_by_key(|e| e.last_seen);
         let evictions_before = self.counters.evictions;
         for entry in entries {
             let hash = self.hash(&entry.addr);
