@@ -152,6 +152,18 @@ fn snapshots(c: &mut Criterion) {
                 BatchSize::PerIteration,
             )
         });
+        // Loading: a file's entries into an empty store (sort, index, tiers).
+        group.bench_function("hydrate", |b| {
+            b.iter_batched(
+                || entries.clone(),
+                |file| {
+                    let fresh = self::store(n);
+                    black_box(fresh.hydrate(file));
+                    fresh
+                },
+                BatchSize::PerIteration,
+            )
+        });
         // Baseline: a full copy, what a copying snapshot would do under the lock.
         group.bench_function("vec_clone_baseline", |b| {
             b.iter(|| black_box(entries.clone()))
@@ -160,10 +172,104 @@ fn snapshots(c: &mut Criterion) {
     }
 }
 
+/// Median of `rounds` alternating runs of `base` and `subject` (each returns the time of `ops`
+/// operations), printed as ns/op and the ratio. Alternating makes the ratio robust to the load
+/// of a shared machine changing between criterion's sequential groups.
+fn paired(
+    name: &str,
+    ops: usize,
+    rounds: usize,
+    mut base: impl FnMut() -> Duration,
+    mut subject: impl FnMut() -> Duration,
+) {
+    let (mut b, mut s) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        // ABBA order, so neither side always runs on the heap the other just churned.
+        if round % 2 == 0 {
+            b.push(base());
+            s.push(subject());
+        } else {
+            s.push(subject());
+            b.push(base());
+        }
+    }
+    b.sort();
+    s.sort();
+    let per_op = |d: Duration| d.as_nanos() as f64 / ops as f64;
+    let (b, s) = (per_op(b[rounds / 2]), per_op(s[rounds / 2]));
+    println!(
+        "paired {name}: baseline {b:.0} ns/op, store {s:.0} ns/op, ratio {:.2}",
+        s / b
+    );
+}
+
+/// The paired ratios of issue 6's store goal (gossip ingest within 2x of the HashMap loop).
+fn paired_ratios() {
+    let entries = common::entries(CAP, 0, 1);
+    let hashmap_insert = || {
+        let mut map: HashMap<SocketAddr, PeerEntry> = HashMap::new();
+        let start = Instant::now();
+        for e in &entries {
+            map.insert(e.addr, e.clone());
+        }
+        let elapsed = start.elapsed();
+        black_box(&map);
+        elapsed
+    };
+    let (store, stored) = full_store(CAP);
+    let mut next = CAP as u64;
+    let gossip_ingest = || {
+        let batch = common::gossip(&common::entries(CAP, next, next));
+        next += CAP as u64;
+        let start = Instant::now();
+        for chunk in batch.chunks(BATCH) {
+            black_box(store.observe_gossip(chunk));
+        }
+        start.elapsed()
+    };
+    paired(
+        "gossip_ingest_at_cap_100k vs hashmap_insert",
+        CAP,
+        11,
+        hashmap_insert,
+        gossip_ingest,
+    );
+
+    let (store, _) = full_store(CAP);
+    let connected = || {
+        let start = Instant::now();
+        for e in &stored {
+            black_box(store.observe_connected(e.addr, e.node_id.clone(), e.capabilities.clone()))
+                .expect("generated metadata is within limits");
+        }
+        start.elapsed()
+    };
+    let mut map: HashMap<SocketAddr, PeerEntry> =
+        stored.iter().map(|e| (e.addr, e.clone())).collect();
+    let overwrite = || {
+        let start = Instant::now();
+        for e in &stored {
+            black_box(map.insert(e.addr, e.clone()));
+        }
+        start.elapsed()
+    };
+    paired(
+        "connected_observe_at_cap_100k vs hashmap_overwrite",
+        CAP,
+        11,
+        overwrite,
+        connected,
+    );
+}
+
 fn main() {
     // `criterion_main!` without its macro: the macro's generated `pub fn` has no docs.
     let mut c = Criterion::default().configure_from_args();
     store_ops(&mut c);
     snapshots(&mut c);
     c.final_summary();
+    // Only under `cargo bench` (which passes `--bench`), not in `cargo test --benches`.
+    if std::env::args().any(|a| a == "--bench") {
+        paired_ratios();
+    }
 }

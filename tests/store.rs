@@ -1042,6 +1042,13 @@ fn concurrent_observers_and_snapshots() {
                             let _ = store.observe_bootstrap(addr(n % 400));
                         }
                         2 => store.observe_dial_failure(addr(n % 300)),
+                        // Thread 3 sends batches long enough to be handled in slices, handing
+                        // the lock to waiting threads in between.
+                        _ if t == 3 => {
+                            let batch: Vec<GossipPeer> =
+                                (0..100).map(|k| gossip(n * 100 + k)).collect();
+                            let _ = store.observe_gossip(&batch);
+                        }
                         _ => {
                             let _ = store.observe_gossip(&[gossip(n), gossip(n % 700)]);
                         }

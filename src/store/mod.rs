@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 
 use knownpeers_codecs::{EntrySource, PeerEntry};
 
-use slab::Chunk;
+use slab::Branch;
 use state::State;
 
 /// A source of time. Every observation and query takes `now` from the store's clock, so tests
@@ -200,13 +200,13 @@ pub struct StoreStats {
 
 /// A consistent copy of a store's unexpired entries, for saving.
 ///
-/// Taking one holds the store's lock only to copy the pointers of the entry chunks (structural
-/// sharing; about 1k pointers per 1M entries), never the entries: the store copies a shared chunk
-/// before its next write to it. The entries are in storage order, not recency order (a file is
+/// Taking one holds the store's lock only to copy the pointers of the entry tree's branches
+/// (structural sharing; about 250 pointers per 1M entries), never the entries: the store copies
+/// a shared leaf of 64 entries before its next write to it. The entries are in storage order, not recency order (a file is
 /// sorted by `last_seen` when it is loaded).
 #[derive(Clone)]
 pub struct Snapshot {
-    chunks: Vec<Arc<Chunk>>,
+    branches: Vec<Arc<Branch>>,
     generation: u64,
     now_s: u64,
     ttl_secs: u64,
@@ -238,11 +238,7 @@ impl Snapshot {
 
     fn iter(&self) -> impl Iterator<Item = &PeerEntry> + '_ {
         let (now_s, ttl) = (self.now_s, self.ttl_secs);
-        self.chunks
-            .iter()
-            .flat_map(|chunk| chunk.iter())
-            .filter_map(Option::as_ref)
-            .filter(move |entry| !state::is_expired(entry, now_s, ttl))
+        slab::entries(&self.branches).filter(move |entry| !state::is_expired(entry, now_s, ttl))
     }
 }
 
@@ -270,7 +266,7 @@ struct Shared {
 }
 
 /// Gossip claims handled per lock hold. A 1000-address batch under one hold is ~0.1-0.2 ms, but
-/// while a snapshot is alive each write may first copy a shared chunk (~25 µs), so a whole batch
+/// while a snapshot is alive each write may first copy a shared leaf (~25 µs), so a whole batch
 /// could hold the lock for tens of ms; between slices the lock is handed to any waiter.
 const GOSSIP_SLICE: usize = 32;
 
@@ -416,10 +412,10 @@ impl PeerStore {
     }
     /// A consistent copy for saving (unexpired entries only).
     pub fn snapshot(&self) -> Snapshot {
-        let ((chunks, generation), now_s, ttl_secs) =
+        let ((branches, generation), now_s, ttl_secs) =
             self.read(|state, now_ms| (state.share(), now_ms / 1000, state.config().ttl_secs));
         Snapshot {
-            chunks,
+            branches,
             generation,
             now_s,
             ttl_secs,
@@ -440,7 +436,11 @@ impl PeerStore {
         self.mutate(|state, now_ms| state.expire(now_ms / 1000))
     }
     /// Loads entries from a file: oldest first so recency is kept, then expiry and the cap.
-    pub fn hydrate(&self, entries: Vec<PeerEntry>) -> HydrateReport {
+    pub fn hydrate(&self, mut entries: Vec<PeerEntry>) -> HydrateReport {
+        // Oldest first, so the newest entries end up most recent and evict older ones. Stable,
+        // so entries seen in the same second keep the file's order. Sorted before taking the
+        // lock: it is the largest single cost of a 1M-entry load.
+        entries.sort_by_key(|e| e.last_seen);
         self.mutate(|state, now_ms| state.hydrate(entries, now_ms / 1000))
     }
     /// Counters.

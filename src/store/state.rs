@@ -5,7 +5,8 @@
 //! the lock).
 //!
 //! Layout (issue 6 weighs speed, memory and snapshot stalls against each other):
-//! - `slab`: the `PeerEntry` values in `Arc`-shared chunks, so a snapshot is a pointer copy.
+//! - `slab`: the `PeerEntry` values in a two-level tree of `Arc`-shared chunks, so a snapshot
+//!   is a copy of ~250 pointers per 1M entries.
 //! - `index`: address -> slot, a `hashbrown::HashTable<u32>` hashed with std's keyed SipHash
 //!   (`RandomState`): gossip lets a remote peer choose the keys, so the index must resist
 //!   collision flooding; storing 4-byte slot numbers instead of 32-byte addresses keeps it small.
@@ -28,7 +29,7 @@ use knownpeers_codecs::{
 };
 
 use super::backoff::DialState;
-use super::slab::{Chunk, Slab};
+use super::slab::{Branch, Slab};
 use super::{GossipPeer, GossipReport, HydrateReport, MetadataRejected, Observed, StoreConfig};
 
 /// Tier number of a source: its rank, Gossip 0 < Bootstrap 1 < Connected 2.
@@ -229,21 +230,19 @@ impl State {
         Some(slot)
     }
 
-    /// Takes an occupied slot out of its tier and the index; its entry stays in the slab.
-    fn unlink(&mut self, slot: u32) {
-        let (tier, hash) = {
-            let entry = self.slab.get(slot);
-            (rank(entry.source), self.hasher.hash_one(entry.addr))
-        };
-        self.tiers[tier].remove(&slot);
+    /// Takes an occupied slot out of the index; its entry stays in the slab.
+    fn unindex(&mut self, slot: u32) {
+        let hash = self.hasher.hash_one(self.slab.get(slot).addr);
         if let Ok(found) = self.index.find_entry(hash, |&s| s == slot) {
             found.remove();
         }
     }
 
-    /// Removes an occupied slot from the tier, the index and the slab.
+    /// Removes an occupied slot from its tier, the index and the slab.
     fn remove_slot(&mut self, slot: u32) -> PeerEntry {
-        self.unlink(slot);
+        let tier = rank(self.slab.get(slot).source);
+        self.tiers[tier].remove(&slot);
+        self.unindex(slot);
         self.slab.remove(slot)
     }
 
@@ -258,23 +257,30 @@ impl State {
         if self.max_entries == 0 {
             return Room::Full;
         }
-        for tier in 0..self.tiers.len() {
-            if let Some((&slot, _)) = self.tiers[tier].front() {
-                if is_expired(self.slab.get(slot), now_s, self.config.ttl_secs) {
-                    self.unlink(slot);
-                    self.counters.expired += 1;
-                    return Room::Reuse(slot);
+        let ttl = self.config.ttl_secs;
+        let expired = (0..self.tiers.len()).find(|&tier| {
+            self.tiers[tier]
+                .front()
+                .is_some_and(|(&slot, _)| is_expired(self.slab.get(slot), now_s, ttl))
+        });
+        let tier = match expired {
+            Some(tier) => {
+                self.counters.expired += 1;
+                tier
+            }
+            None => match (0..=rank).find(|&tier| !self.tiers[tier].is_empty()) {
+                Some(tier) => {
+                    self.counters.evictions += 1;
+                    tier
                 }
-            }
-        }
-        for tier in 0..=rank {
-            if let Some((&slot, _)) = self.tiers[tier].front() {
-                self.unlink(slot);
-                self.counters.evictions += 1;
-                return Room::Reuse(slot);
-            }
-        }
-        Room::Full
+                None => return Room::Full,
+            },
+        };
+        let (slot, _) = self.tiers[tier]
+            .pop_front()
+            .expect("the tier was just seen non-empty");
+        self.unindex(slot);
+        Room::Reuse(slot)
     }
 
     /// Inserts an entry whose address is not in the store (`hash` is its address's hash).
@@ -490,14 +496,26 @@ impl State {
         dead.len()
     }
 
+    /// `entries` must be sorted oldest first (`PeerStore::hydrate` sorts them outside the lock).
     pub(crate) fn hydrate(&mut self, mut entries: Vec<PeerEntry>, now_s: u64) -> HydrateReport {
         let mut report = HydrateReport::default();
         let ttl = self.config.ttl_secs;
         let before = entries.len();
         entries.retain(|e| !is_expired(e, now_s, ttl));
         report.expired = before - entries.len();
-        // Oldest first, so the newest entries end up most recent and evict older ones.
-        entries.sort_by_key(|e| e.last_seen);
+        // Size the tables once for what can fit, instead of growing them step by step.
+        let room = self.max_entries.saturating_sub(self.index.len());
+        let mut per_tier = [0usize; 3];
+        for e in &entries {
+            per_tier[rank(e.source)] += 1;
+        }
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        self.index.reserve(entries.len().min(room), |&s| {
+            hasher.hash_one(slab.get(s).addr)
+        });
+        for (tier, count) in self.tiers.iter_mut().zip(per_tier) {
+            tier.reserve(count.min(room));
+        }
         let evictions_before = self.counters.evictions;
         for entry in entries {
             let hash = self.hash(&entry.addr);
@@ -533,8 +551,8 @@ impl State {
         report
     }
 
-    /// The chunk pointers and generation, for a snapshot (O(chunks), no entry copied).
-    pub(crate) fn share(&self) -> (Vec<Arc<Chunk>>, u64) {
+    /// The branch pointers and generation, for a snapshot (no entry copied).
+    pub(crate) fn share(&self) -> (Vec<Arc<Branch>>, u64) {
         (self.slab.share(), self.generation)
     }
 }
