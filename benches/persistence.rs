@@ -1,10 +1,11 @@
 //! knownpeers' persistence benchmarks (issue 6): save and load end to end per codec against
 //! TheNodes' in-place pretty JSON and the physical limits, sealed against msgpack, key
-//! derivation, store operations at the cap, stalls during a flush, heap bytes per entry and the
-//! cipher. Every figure is a ratio against a baseline measured in the same process, interleaved
-//! with it; absolute medians are given alongside. The run writes
-//! `target/knownpeers-bench/report.md`, which `tools/bench-report.sh` splices into
-//! BENCHMARKS.md.
+//! derivation, store operations at the cap, stalls during a flush and the cipher. Every figure
+//! is a ratio against a baseline measured in the same process, interleaved with it; absolute
+//! medians are given alongside. The run writes `target/knownpeers-bench/report.md`, which
+//! `tools/bench-report.sh` splices into BENCHMARKS.md. Heap bytes per entry are measured by
+//! `persistence_heap.rs`, whose counting allocator would otherwise tax every allocation timed
+//! here.
 //!
 //! It must never assert on time: a missed goal is reported, not failed. It does fail on a wrong
 //! result (a load that does not give back the entries saved), because then no time means
@@ -12,7 +13,8 @@
 //!
 //! Options (after `cargo bench --bench persistence --`): `--quick` (or
 //! `KNOWNPEERS_BENCH_QUICK=1`: N up to 10k, one repetition, for CI), `--only SECTION[,SECTION]`
-//! (or `KNOWNPEERS_BENCH_ONLY`; sections: codecs, kdf, store, stall, memory, cipher).
+//! (or `KNOWNPEERS_BENCH_ONLY`; sections: codecs, kdf, store, stall, cipher, and `profile`,
+//! which loops over the hot paths for a profiler and reports nothing).
 //! `KNOWNPEERS_BENCH_DIR` chooses where the files are written (default: the temp directory),
 //! `KNOWNPEERS_BENCH_OUT` where the report goes.
 #![forbid(unsafe_code)]
@@ -27,7 +29,6 @@ mod report;
 #[path = "support/timing.rs"]
 mod timing;
 
-use std::alloc::System;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -43,21 +44,16 @@ use knownpeers::{
     CodecKind, Config, ManualClock, PeerEntry, PeerSource, PeerStore, PersistenceConfig,
     PersistentStore, RealmPolicyConfig, StoreConfig,
 };
-use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 use report::{Cmp, Goal, Report, Table};
 use timing::{human, human_bytes, human_n, human_ns, interleaved, ratio, Competitor, Sample};
-
-/// Counts every allocation so the memory section can report heap bytes per entry.
-#[global_allocator]
-static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 /// Seed of the entries every section measures.
 const SEED: u64 = 0x6b6e_6f77_6e70_6565;
 /// Environment variable the passphrase realm reads its passphrase from.
 const PASS_ENV: &str = "KNOWNPEERS_BENCH_PASSPHRASE";
 /// Every section, in run order.
-const SECTIONS: [&str; 6] = ["codecs", "kdf", "store", "stall", "memory", "cipher"];
+const SECTIONS: [&str; 5] = ["codecs", "kdf", "store", "stall", "cipher"];
 /// A section that measures no goal: it loops over the hot paths for a profiler, and runs only
 /// when asked for by name (`--only profile`).
 const PROFILE: &str = "profile";
@@ -387,7 +383,6 @@ fn main() {
             "kdf" => kdf(&mut ctx),
             "store" => store_ops(&mut ctx),
             "stall" => stall(&mut ctx),
-            "memory" => memory(&mut ctx),
             "cipher" => cipher(&mut ctx),
             _ => unreachable!("sections are checked in Opts::from_env"),
         }
@@ -1383,60 +1378,7 @@ fn probe(
     (took, Probes { observe, ticks })
 }
 
-/// Section 6: heap bytes per entry of a store holding N entries, against a plain
-/// `Vec<PeerEntry>` of the same entries (strings included in both).
-fn memory(ctx: &mut Ctx<'_>) {
-    let mut table = Table::new(
-        "Heap per entry",
-        "Net heap bytes (allocated minus freed, counted by `stats_alloc`) to hold N generated \
-         entries: a `PeerStore` after `hydrate`, against a `Vec<PeerEntry>` of the same entries. \
-         Both include the entries' own strings.",
-        &["N", "PeerStore", "Vec<PeerEntry>", "ratio"],
-    );
-    let sizes = if ctx.opts.quick {
-        vec![1_000, 10_000]
-    } else {
-        vec![100_000, 1_000_000]
-    };
-    let clock = Arc::new(ManualClock::at_secs(gen::NOW));
-    for n in sizes {
-        let entries = gen::entries(SEED ^ 6, n);
-        let vec_bytes = {
-            let region = Region::new(GLOBAL);
-            let v = entries.clone();
-            let c = region.change();
-            drop(v);
-            c.bytes_allocated as f64 - c.bytes_deallocated as f64
-        };
-        let store_bytes = {
-            let region = Region::new(GLOBAL);
-            let store = filled_store(n, &clock, entries.clone());
-            let c = region.change();
-            drop(store);
-            c.bytes_allocated as f64 - c.bytes_deallocated as f64
-        };
-        let r = store_bytes / vec_bytes;
-        let (s, v) = (store_bytes / n as f64, vec_bytes / n as f64);
-        table.row(vec![
-            human_n(n),
-            format!("{s:.0} B"),
-            format!("{v:.0} B"),
-            format!("{r:.2}x"),
-        ]);
-        ctx.report.goals.push(Goal {
-            what: format!("{}: heap per entry, PeerStore / Vec<PeerEntry>", human_n(n)),
-            value: r,
-            cmp: Cmp::AtMost,
-            target: 1.5,
-            unit: "x",
-            detail: format!("{s:.0} B vs {v:.0} B per entry"),
-            command: ctx.opts.command("memory"),
-        });
-    }
-    ctx.report.tables.push(table);
-}
-
-/// Section 7: XChaCha20-Poly1305 in the save path (sealed encode minus msgpack encode, on the
+/// Section 6: XChaCha20-Poly1305 in the save path (sealed encode minus msgpack encode, on the
 /// same entries) against the cipher alone, in place in a pre-sized buffer of the same length,
 /// and against libsodium's when it is installed. libsodium is not linked into this process:
 /// calling it needs FFI, i.e. unsafe code, which the workspace forbids; a small C program

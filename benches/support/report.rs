@@ -75,6 +75,8 @@ impl Table {
 /// Everything one run measured.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// Heading of the goals table (default `Goals`).
+    pub goals_heading: String,
     /// `key: value` lines describing the machine and the run.
     pub machine: Vec<(String, String)>,
     /// Goals in issue order.
@@ -107,11 +109,19 @@ impl Report {
     /// The report as Markdown (headings from level 3 down, for splicing).
     pub fn markdown(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "### Machine and run\n");
-        for (k, v) in &self.machine {
-            let _ = writeln!(out, "- **{k}**: {v}");
+        if !self.machine.is_empty() {
+            let _ = writeln!(out, "### Machine and run\n");
+            for (k, v) in &self.machine {
+                let _ = writeln!(out, "- **{k}**: {v}");
+            }
+            out.push('\n');
         }
-        let _ = writeln!(out, "\n### Goals\n");
+        let heading = if self.goals_heading.is_empty() {
+            "Goals"
+        } else {
+            &self.goals_heading
+        };
+        let _ = writeln!(out, "### {heading}\n");
         let met = self.goals.iter().filter(|g| g.met()).count();
         let _ = writeln!(
             out,
@@ -143,7 +153,7 @@ impl Report {
                 "measured".into(),
                 "goal".into(),
                 "met".into(),
-                "absolute (medians)".into(),
+                "absolute".into(),
                 "reproduce".into(),
             ],
             &rows,
