@@ -1199,15 +1199,20 @@ fn stall(ctx: &mut Ctx<'_>) {
         &format!("Stall during a {}-entry flush", human_n(n)),
         "An observer thread calls `observe_connected` every 50 µs and times each call; a tokio \
          task ticks every 1 ms on the flushing runtime (2 workers) and records how late each \
-         tick is. Busy = during the flushes of each codec; idle = the same probes for the same \
-         time with no flush (the machine's own scheduling noise). Max and 99.9th percentile.",
+         tick is. Flush = during the flushes of each codec; idle = the same probes for the same \
+         time with no flush (the machine's own scheduling noise); spin = the same probes while a \
+         plain thread spins on the CPU for as long as the flush took, touching no store and no \
+         runtime (what any CPU-bound work of that length costs the probes on this machine). \
+         Max and 99.9th percentile.",
         &[
             "codec",
             "flush",
-            "observe max (p99.9)",
-            "idle observe max (p99.9)",
-            "ticker late max (p99.9)",
-            "idle ticker late max (p99.9)",
+            "observe: flush",
+            "observe: idle",
+            "observe: spin",
+            "ticker late: flush",
+            "ticker late: idle",
+            "ticker late: spin",
         ],
     );
     let entries = gen::entries(SEED ^ 5, n);
@@ -1224,6 +1229,7 @@ fn stall(ctx: &mut Ctx<'_>) {
         let mut flush_time = Duration::ZERO;
         let mut busy = Probes::default();
         let mut idle = Probes::default();
+        let mut spin = Probes::default();
         for i in 0..flushes {
             dirty(ps.store(), &clock, &entries, i);
             let (d, probes) = probe(ctx.rt, ps.store(), &entries, || {
@@ -1233,30 +1239,42 @@ fn stall(ctx: &mut Ctx<'_>) {
             busy.extend(probes);
             let (_, quiet) = probe(ctx.rt, ps.store(), &entries, || std::thread::sleep(d));
             idle.extend(quiet);
+            let (_, spun) = probe(ctx.rt, ps.store(), &entries, || {
+                std::thread::spawn(move || spin_for(d))
+                    .join()
+                    .expect("a spinning thread does not panic");
+            });
+            spin.extend(spun);
         }
         ctx.close(ps);
-        let (bo, bt, io, it) = (
+        let (bo, bt, io, it, so, st) = (
             Spread::of(&mut busy.observe),
             Spread::of(&mut busy.ticks),
             Spread::of(&mut idle.observe),
             Spread::of(&mut idle.ticks),
+            Spread::of(&mut spin.observe),
+            Spread::of(&mut spin.ticks),
         );
         table.row(vec![
             kind_name(kind).into(),
             human(flush_time),
             bo.to_string(),
             io.to_string(),
+            so.to_string(),
             bt.to_string(),
             it.to_string(),
+            st.to_string(),
         ]);
         worst = (worst.0.max(bo.max), worst.1.max(bt.max));
         details.push(format!(
-            "{}: observe {}, ticker {} (idle {}, {})",
+            "{}: observe {}, ticker {} (idle {}, {}; spin {}, {})",
             kind_name(kind),
             human(bo.max),
             human(bt.max),
             human(io.max),
-            human(it.max)
+            human(it.max),
+            human(so.max),
+            human(st.max)
         ));
     }
     ctx.report.goals.push(Goal {
@@ -1284,6 +1302,18 @@ fn stall(ctx: &mut Ctx<'_>) {
         command: ctx.opts.command("stall"),
     });
     ctx.report.tables.push(table);
+}
+
+/// Keeps one core busy for `d` with work the optimiser cannot remove.
+fn spin_for(d: Duration) {
+    let t = Instant::now();
+    let mut x = 0u64;
+    while t.elapsed() < d {
+        for i in 0..1000u64 {
+            x = black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
+        }
+    }
+    black_box(x);
 }
 
 /// What the stall probes recorded: each observe call's duration, each tick's lateness.
