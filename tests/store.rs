@@ -1361,6 +1361,8 @@ enum Action {
     Gossip(Vec<(u32, u8)>),
     DialFailure(u32),
     AdvanceMs(u64),
+    /// The clock goes backwards (NTP step): tiers lose their `last_seen` order.
+    RewindMs(u64),
     Expire,
     /// Entries from a file: (address, source, age in seconds, may be negative, metadata).
     Hydrate(Vec<(u32, u8, i64, u8)>),
@@ -1385,6 +1387,7 @@ fn action() -> impl Strategy<Value = Action> {
         prop::collection::vec((a.clone(), any::<u8>()), 0..6).prop_map(Action::Gossip),
         a.prop_map(Action::DialFailure),
         (0u64..4000).prop_map(Action::AdvanceMs),
+        (0u64..3000).prop_map(Action::RewindMs),
         Just(Action::Expire),
         prop::collection::vec((0u32..14, 0u8..3, -2i64..9, any::<u8>()), 0..8)
             .prop_map(Action::Hydrate),
@@ -1433,6 +1436,7 @@ proptest! {
                     model.dial_failure(addr(*n), now_ms);
                 }
                 Action::AdvanceMs(ms) => clock.advance_ms(*ms),
+                Action::RewindMs(ms) => clock.set_ms(now_ms - ms),
                 Action::Expire => prop_assert_eq!(store.expire(), model.expire(now)),
                 Action::Hydrate(list) => {
                     let entries: Vec<PeerEntry> = list

@@ -210,7 +210,8 @@ pub struct Snapshot {
     generation: u64,
     now_s: u64,
     ttl_secs: u64,
-    /// Counted on first use, outside the store's lock.
+    /// Set under the lock when the store knows it cheaply (`State::live_len`), else counted on
+    /// first use, outside the lock.
     len: OnceLock<usize>,
 }
 
@@ -412,14 +413,23 @@ impl PeerStore {
     }
     /// A consistent copy for saving (unexpired entries only).
     pub fn snapshot(&self) -> Snapshot {
-        let ((branches, generation), now_s, ttl_secs) =
-            self.read(|state, now_ms| (state.share(), now_ms / 1000, state.config().ttl_secs));
+        let (branches, generation, now_s, ttl_secs, live_len) = self.read(|state, now_ms| {
+            let now_s = now_ms / 1000;
+            let (branches, generation) = state.share();
+            let ttl_secs = state.config().ttl_secs;
+            (branches, generation, now_s, ttl_secs, state.live_len(now_s))
+        });
+        let len = OnceLock::new();
+        if let Some(live_len) = live_len {
+            // Known exactly under the lock: encoders need no extra counting walk.
+            let _ = len.set(live_len);
+        }
         Snapshot {
             branches,
             generation,
             now_s,
             ttl_secs,
-            len: OnceLock::new(),
+            len,
         }
     }
     /// Unexpired entries advertising capability `cap`.

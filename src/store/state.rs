@@ -157,6 +157,11 @@ pub(crate) struct State {
     tiers: [LinkedHashMap<u32, DialState>; 3],
     rng: fastrand::Rng,
     generation: u64,
+    /// Whether every tier is in `last_seen` order front to back (see `placed`). True until the
+    /// clock goes backwards or a hydrate places an entry older than one already stored.
+    ordered: bool,
+    /// The largest `last_seen` placed at the back of a tier so far.
+    latest_s: u64,
     pub(crate) counters: Counters,
     pub(crate) hook: Option<Arc<dyn Fn() + Send + Sync>>,
 }
@@ -179,6 +184,8 @@ impl State {
             tiers: Default::default(),
             rng,
             generation: 0,
+            ordered: true,
+            latest_s: 0,
             counters: Counters::default(),
             hook: None,
         }
@@ -197,8 +204,38 @@ impl State {
         self.generation = self.generation.wrapping_add(1);
     }
 
+    /// Records that an entry with `last_seen` was just put at the back of its tier. An entry
+    /// older than the newest placed so far breaks the tiers' `last_seen` order, after which
+    /// snapshots count their entries instead of trusting the order.
+    fn placed(&mut self, last_seen: u64) {
+        if last_seen < self.latest_s {
+            self.ordered = false;
+        }
+        self.latest_s = self.latest_s.max(last_seen);
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.index.len()
+    }
+
+    /// The exact number of unexpired entries if the tiers are in `last_seen` order: then the
+    /// expired entries are exactly a prefix of each tier, so counting them costs O(expired)
+    /// rather than a walk of the whole store. `None` if the order is not known to hold.
+    pub(crate) fn live_len(&self, now_s: u64) -> Option<usize> {
+        if !self.ordered {
+            return None;
+        }
+        let ttl = self.config.ttl_secs;
+        let expired: usize = self
+            .tiers
+            .iter()
+            .map(|tier| {
+                tier.keys()
+                    .take_while(|&&slot| is_expired(self.slab.get(slot), now_s, ttl))
+                    .count()
+            })
+            .sum();
+        Some(self.index.len() - expired)
     }
 
     pub(crate) fn tier_len(&self, tier: usize) -> usize {
@@ -286,6 +323,7 @@ impl State {
     /// Inserts an entry whose address is not in the store (`hash` is its address's hash).
     fn insert_new(&mut self, new: NewEntry<'_>, hash: u64, now_s: u64) -> Observed {
         let tier = rank(new.source);
+        let last_seen = new.last_seen;
         let slot = match self.make_room(tier, now_s) {
             Room::Full => {
                 self.counters.not_stored += 1;
@@ -301,6 +339,7 @@ impl State {
         self.index
             .insert_unique(hash, slot, |&s| hasher.hash_one(slab.get(s).addr));
         self.tiers[tier].insert(slot, DialState::default());
+        self.placed(last_seen);
         self.bump();
         Observed::Inserted
     }
@@ -342,6 +381,7 @@ impl State {
                     rank(PeerSource::Connected),
                     Some(DialState::default()),
                 );
+                self.placed(now_s);
                 self.bump();
                 Observed::Updated
             }
@@ -370,6 +410,7 @@ impl State {
                 entry.last_seen = now_s;
                 let to = rank(entry.source);
                 self.retier(slot, from, to, None);
+                self.placed(now_s);
                 self.bump();
                 Observed::Updated
             }
@@ -406,6 +447,7 @@ impl State {
                         // a handshake replaces it, so a gossiper cannot rewrite it at will.
                         self.slab.get_mut(slot).last_seen = now_s;
                         self.tiers[rank(PeerSource::Gossip)].to_back(&slot);
+                        self.placed(now_s);
                         self.bump();
                         report.refreshed += 1;
                     } else {
@@ -530,6 +572,7 @@ impl State {
                         let last_seen = existing.last_seen.max(entry.last_seen);
                         *self.slab.get_mut(slot) = PeerEntry { last_seen, ..entry };
                         self.retier(slot, from, to, None);
+                        self.placed(last_seen);
                         self.bump();
                     }
                 }
@@ -553,6 +596,7 @@ impl State {
 
     /// The branch pointers and generation, for a snapshot (no entry copied).
     pub(crate) fn share(&self) -> (Vec<Arc<Branch>>, u64) {
+        // (`live_len` gives the snapshot its length when that is cheap.)
         (self.slab.share(), self.generation)
     }
 }
