@@ -254,9 +254,11 @@ impl EntrySource for Snapshot {
 
 /// What the store's handles share.
 struct Shared {
-    /// A `std` mutex, not an async one: every critical section is short, synchronous and never
-    /// holds the guard across an `.await` (this module has no async code at all), so tasks
-    /// never block each other for long and the guard cannot be held over a suspension point.
+    /// A `std` mutex, not an async one: every critical section is synchronous and never holds
+    /// the guard across an `.await` (this module has no async code at all), so the guard cannot
+    /// be held over a suspension point. Observations are O(1) under it and a snapshot copies
+    /// ~250 pointers per 1M entries; only `expire`, `with_capability` and a `dial_candidates`
+    /// walk past many backed-off entries are O(n), meant for occasional use.
     state: Mutex<State>,
     /// Threads blocked on `state` (counted only on the slow path): a long gossip batch hands
     /// the lock over between slices when someone waits.
