@@ -1300,7 +1300,9 @@ mod model {
                 expired: before - entries.len(),
                 ..HydrateReport::default()
             };
-            entries.sort_by_key(|e| e.last_seen);
+            // The same (deterministic) sort as the store: equal last_seen values are ordered
+            // alike.
+            entries.sort_unstable_by_key(|e| e.last_seen);
             let evictions = self.evictions;
             for e in entries {
                 let a = e.addr;
@@ -1473,4 +1475,30 @@ proptest! {
             );
         }
     }
+}
+
+#[test]
+fn addresses_differing_in_any_field_are_distinct_entries() {
+    use std::net::SocketAddrV6;
+    let ip: Ipv6Addr = "fe80::1".parse().expect("valid");
+    let v6 = |port, flowinfo, scope| SocketAddr::V6(SocketAddrV6::new(ip, port, flowinfo, scope));
+    let v4 = |port| SocketAddr::from(([192, 0, 2, 1], port));
+    let addrs = [
+        v6(1, 0, 0),
+        v6(2, 0, 0),
+        v6(1, 1, 0),
+        v6(1, 0, 1),
+        v4(1),
+        v4(2),
+        SocketAddr::from(([192, 0, 2, 2], 1)),
+    ];
+    let (store, _clock) = store_with(config(64, 1000));
+    for &a in &addrs {
+        assert_eq!(store.observe_bootstrap(a), Observed::Inserted, "{a}");
+    }
+    for &a in &addrs {
+        assert_eq!(store.observe_bootstrap(a), Observed::Updated, "{a}");
+        assert_eq!(store.get(&a).map(|e| e.addr), Some(a));
+    }
+    assert_eq!(store.len(), addrs.len());
 }

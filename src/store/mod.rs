@@ -448,12 +448,11 @@ impl PeerStore {
         self.mutate(|state, now_ms| state.expire(now_ms / 1000))
     }
     /// Loads entries from a file: oldest first so recency is kept, then expiry and the cap.
-    pub fn hydrate(&self, mut entries: Vec<PeerEntry>) -> HydrateReport {
-        // Oldest first, so the newest entries end up most recent and evict older ones. Stable,
-        // so entries seen in the same second keep the file's order. Sorted before taking the
-        // lock: it is the largest single cost of a 1M-entry load.
-        entries.sort_by_key(|e| e.last_seen);
-        self.mutate(|state, now_ms| state.hydrate(entries, now_ms / 1000))
+    pub fn hydrate(&self, entries: Vec<PeerEntry>) -> HydrateReport {
+        // Oldest first, so the newest entries end up most recent and evict older ones. Sorted
+        // before taking the lock.
+        let load = state::Load::new(entries);
+        self.mutate(|state, now_ms| state.hydrate(load, now_ms / 1000))
     }
     /// Counters.
     pub fn stats(&self) -> StoreStats {
