@@ -1,11 +1,21 @@
 //! The realm store in memory (DESIGN.md "The realm store"): bounded, TTL-expiring, tier-evicting,
 //! fed by observations. It owns no file and no tokio: persistence takes snapshots of it.
+//!
+//! This file holds the public API and the lock; the rules live in `state` (behind the lock),
+//! the chunked copy-on-write entry storage in `slab`, the dial schedule in `backoff`.
+
+mod backoff;
+mod slab;
+mod state;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use knownpeers_codecs::{EntrySource, PeerEntry};
+
+use slab::Chunk;
+use state::State;
 
 /// A source of time. Every observation and query takes `now` from the store's clock, so tests
 /// inject a [`ManualClock`] and TTL and backoff are exact.
@@ -188,11 +198,30 @@ pub struct StoreStats {
     pub not_stored: u64,
 }
 
-/// A consistent copy of a store's entries, taken under its lock, for saving.
-#[derive(Debug, Clone)]
+/// A consistent copy of a store's unexpired entries, for saving.
+///
+/// Taking one holds the store's lock only to copy the pointers of the entry chunks (structural
+/// sharing; about 1k pointers per 1M entries), never the entries: the store copies a shared chunk
+/// before its next write to it. The entries are in storage order, not recency order (a file is
+/// sorted by `last_seen` when it is loaded).
+#[derive(Clone)]
 pub struct Snapshot {
-    entries: Vec<PeerEntry>,
+    chunks: Vec<Arc<Chunk>>,
     generation: u64,
+    now_s: u64,
+    ttl_secs: u64,
+    /// Counted on first use, outside the store's lock.
+    len: OnceLock<usize>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    /// Counts only: a snapshot is a plaintext peer list and is never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("generation", &self.generation)
+            .field("len", &self.len())
+            .finish()
+    }
 }
 
 impl Snapshot {
@@ -202,23 +231,43 @@ impl Snapshot {
     }
     /// The entries.
     pub fn to_vec(&self) -> Vec<PeerEntry> {
-        self.entries.clone()
+        let mut out = Vec::with_capacity(self.len());
+        out.extend(self.iter().cloned());
+        out
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &PeerEntry> + '_ {
+        let (now_s, ttl) = (self.now_s, self.ttl_secs);
+        self.chunks
+            .iter()
+            .flat_map(|chunk| chunk.iter())
+            .filter_map(Option::as_ref)
+            .filter(move |entry| !state::is_expired(entry, now_s, ttl))
     }
 }
 
 impl EntrySource for Snapshot {
     fn len(&self) -> usize {
-        self.entries.len()
+        *self.len.get_or_init(|| self.iter().count())
     }
     fn entries(&self) -> Box<dyn Iterator<Item = &PeerEntry> + '_> {
-        Box::new(self.entries.iter())
+        Box::new(self.iter())
     }
+}
+
+/// What the store's handles share.
+struct Shared {
+    /// A `std` mutex, not an async one: every critical section is short, synchronous and never
+    /// holds the guard across an `.await` (this module has no async code at all), so tasks
+    /// never block each other for long and the guard cannot be held over a suspension point.
+    state: Mutex<State>,
+    clock: Arc<dyn Clock>,
 }
 
 /// One realm's known peers. Cheap to clone (an `Arc`), safe to share between tasks.
 #[derive(Clone)]
 pub struct PeerStore {
-    _shared: Arc<()>,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for PeerStore {
@@ -229,15 +278,57 @@ impl std::fmt::Debug for PeerStore {
     }
 }
 
-#[allow(unused_variables)]
 impl PeerStore {
     /// An empty store.
     pub fn new(config: StoreConfig, clock: Arc<dyn Clock>) -> PeerStore {
-        unimplemented!()
+        PeerStore {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State::new(config)),
+                clock,
+            }),
+        }
     }
+
+    /// The lock. A poisoned lock is taken over: no user code runs under it (the change hook is
+    /// called after it is released), so a panic there would be a bug in this module, and every
+    /// other task of the node failing with it would help no one.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the state with the current time (read under the lock, so recency order and
+    /// `last_seen` order agree across threads), then calls the change hook, outside the lock,
+    /// if the persisted contents changed.
+    fn mutate<R>(&self, f: impl FnOnce(&mut State, u64) -> R) -> R {
+        let (result, hook) = {
+            let mut state = self.lock();
+            let before = state.generation();
+            let now_ms = self.shared.clock.now_ms();
+            let result = f(&mut state, now_ms);
+            let hook = (state.generation() != before)
+                .then(|| state.hook.clone())
+                .flatten();
+            (result, hook)
+        };
+        if let Some(hook) = hook {
+            hook();
+        }
+        result
+    }
+
+    /// Runs a read-only `f` on the state with the current time in ms.
+    fn read<R>(&self, f: impl FnOnce(&State, u64) -> R) -> R {
+        let state = self.lock();
+        let now_ms = self.shared.clock.now_ms();
+        f(&state, now_ms)
+    }
+
     /// Its configuration.
     pub fn config(&self) -> StoreConfig {
-        unimplemented!()
+        self.lock().config().clone()
     }
     /// A successful connect/handshake: source Connected, `last_seen = now`, metadata replaced,
     /// dial failures reset.
@@ -247,27 +338,30 @@ impl PeerStore {
         node_id: Option<String>,
         capabilities: Vec<String>,
     ) -> Result<Observed, MetadataRejected> {
-        unimplemented!()
+        state::check_metadata(node_id.as_deref(), &capabilities)?;
+        Ok(self.mutate(|state, now_ms| {
+            state.observe_connected(addr, node_id, capabilities, now_ms / 1000)
+        }))
     }
     /// Seeding from configuration: inserts as Bootstrap, or raises/refreshes.
     pub fn observe_bootstrap(&self, addr: SocketAddr) -> Observed {
-        unimplemented!()
+        self.mutate(|state, now_ms| state.observe_bootstrap(addr, now_ms / 1000))
     }
     /// Addresses heard in a PeerList (untrusted; see DESIGN.md).
     pub fn observe_gossip(&self, batch: &[GossipPeer]) -> GossipReport {
-        unimplemented!()
+        self.mutate(|state, now_ms| state.observe_gossip(batch, now_ms / 1000))
     }
     /// A failed dial: counts the failure and schedules the next attempt.
     pub fn observe_dial_failure(&self, addr: SocketAddr) {
-        unimplemented!()
+        self.mutate(|state, now_ms| state.observe_dial_failure(addr, now_ms))
     }
     /// The entry for `addr`, unless absent or expired.
     pub fn get(&self, addr: &SocketAddr) -> Option<PeerEntry> {
-        unimplemented!()
+        self.read(|state, now_ms| state.get(addr, now_ms / 1000))
     }
     /// Number of entries (expired ones not yet swept included).
     pub fn len(&self) -> usize {
-        unimplemented!()
+        self.lock().len()
     }
     /// Whether the store is empty.
     pub fn is_empty(&self) -> bool {
@@ -275,35 +369,53 @@ impl PeerStore {
     }
     /// A consistent copy for saving (unexpired entries only).
     pub fn snapshot(&self) -> Snapshot {
-        unimplemented!()
+        let ((chunks, generation), now_s, ttl_secs) =
+            self.read(|state, now_ms| (state.share(), now_ms / 1000, state.config().ttl_secs));
+        Snapshot {
+            chunks,
+            generation,
+            now_s,
+            ttl_secs,
+            len: OnceLock::new(),
+        }
     }
     /// Unexpired entries advertising capability `cap`.
     pub fn with_capability(&self, cap: &str) -> Vec<PeerEntry> {
-        unimplemented!()
+        self.read(|state, now_ms| state.with_capability(cap, now_ms / 1000))
     }
     /// Up to `n` addresses to dial now: Connected (most recent first), then Bootstrap, then
     /// Gossip, skipping addresses in backoff.
     pub fn dial_candidates(&self, n: usize) -> Vec<SocketAddr> {
-        unimplemented!()
+        self.read(|state, now_ms| state.dial_candidates(n, now_ms))
     }
     /// Drops expired entries; returns how many.
     pub fn expire(&self) -> usize {
-        unimplemented!()
+        self.mutate(|state, now_ms| state.expire(now_ms / 1000))
     }
     /// Loads entries from a file: oldest first so recency is kept, then expiry and the cap.
     pub fn hydrate(&self, entries: Vec<PeerEntry>) -> HydrateReport {
-        unimplemented!()
+        self.mutate(|state, now_ms| state.hydrate(entries, now_ms / 1000))
     }
     /// Counters.
     pub fn stats(&self) -> StoreStats {
-        unimplemented!()
+        let state = self.lock();
+        let c = state.counters;
+        StoreStats {
+            connected: state.tier_len(2),
+            bootstrap: state.tier_len(1),
+            gossip: state.tier_len(0),
+            evictions: c.evictions,
+            expired: c.expired,
+            rejected_gossip: c.rejected_gossip,
+            not_stored: c.not_stored,
+        }
     }
     /// A counter bumped by every change to the persisted contents.
     pub fn generation(&self) -> u64 {
-        unimplemented!()
+        self.lock().generation()
     }
     /// Called (outside the lock) after every change; the flush task uses it to learn of dirt.
     pub fn set_change_hook(&self, hook: Arc<dyn Fn() + Send + Sync>) {
-        unimplemented!()
+        self.lock().hook = Some(hook);
     }
 }
