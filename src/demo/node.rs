@@ -29,7 +29,7 @@ const DIAL_TICK: Duration = Duration::from_millis(50);
 const GOSSIP_INTERVAL: Duration = Duration::from_secs(4);
 /// How long a peer that answered "full" is left alone. Not a dial failure: the peer is alive and
 /// in our realm, so the store's backoff (for unreachable peers) is the wrong tool.
-const FULL_COOLDOWN: Duration = Duration::from_millis(750);
+const FULL_COOLDOWN: Duration = Duration::from_secs(2);
 /// How often an other-realm node tries one cross-realm HELLO in the background.
 const PROBE_INTERVAL: Duration = Duration::from_millis(200);
 
@@ -347,15 +347,19 @@ impl NodeState {
     /// Starts dials from the store's candidates until links plus dials in flight reach the
     /// degree. Candidates come from `dial_candidates`, which already skips addresses in backoff.
     fn dial_round(self: &Arc<Self>) {
-        let busy = {
+        let (busy, skipped) = {
             let book = self.book();
-            book.links.len() + book.pending.len()
+            let busy = book.links.len() + book.pending.len();
+            (busy, busy + book.cooldown.len() + 1)
         };
         let want = self.spec.degree.saturating_sub(busy);
         if want == 0 {
             return;
         }
-        let candidates = self.store.dial_candidates(want + busy + 32);
+        // Enough candidates that `want` remain after dropping the ones we skip (linked,
+        // pending, cooling down, ourselves): otherwise a node whose first candidates are all
+        // full peers would never reach the rest of its store.
+        let candidates = self.store.dial_candidates(want + skipped);
         let now = Instant::now();
         let chosen: Vec<SocketAddr> = {
             let mut book = self.book();
@@ -540,6 +544,9 @@ async fn inbound(state: Arc<NodeState>, mut stream: TcpStream, peer: SocketAddr)
         let _ = timeout(HANDSHAKE_TIMEOUT, write_frame(&mut stream, &refuse)).await;
         return;
     }
+    // A completed same-realm HELLO: Connected, also when this node is full and will not keep
+    // the link. That is what spreads newcomers: a full node's PEER_LIST lists its most recent
+    // Connected entries first, so nodes still looking for links learn of each other.
     if state
         .store
         .observe_connected(
@@ -625,17 +632,10 @@ async fn dial(guard: PendingGuard) {
         state.store.observe_dial_failure(addr);
         return;
     }
-    // We reached `addr`, so it is the peer's listen address: that is what the store records.
-    if state
-        .store
-        .observe_connected(addr, Some(peer.node_id.clone()), peer.capabilities.clone())
-        .is_err()
-    {
-        state.store.observe_dial_failure(addr);
-        return;
-    }
     drop(permit);
     if peer.full {
+        // Alive and in our realm, but not taking us: no link, so no Connected observation
+        // (that would put it first among our dial candidates); learn its peers and move on.
         state
             .book()
             .cooldown
@@ -653,6 +653,16 @@ async fn dial(guard: PendingGuard) {
     let close = Arc::new(Notify::new());
     let conn_id = state.next_conn.fetch_add(1, Ordering::Relaxed);
     if !state.register(&peer.node_id, addr, true, conn_id, close.clone()) {
+        return;
+    }
+    // We reached `addr`, so it is the peer's listen address: that is what the store records.
+    if state
+        .store
+        .observe_connected(addr, Some(peer.node_id.clone()), peer.capabilities.clone())
+        .is_err()
+    {
+        state.unregister(&peer.node_id, conn_id);
+        state.store.observe_dial_failure(addr);
         return;
     }
     drop(guard);
