@@ -9,6 +9,7 @@
 //! the wire format. It must not send traffic anywhere but loopback.
 
 use std::fmt;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -65,8 +66,15 @@ impl Default for DemoArgs {
 pub fn run(args: &DemoArgs) -> i32 {
     match execute(args) {
         Ok(report) => {
-            println!("{report}");
-            report.exit_code()
+            // A closed stdout (`knownpeers demo | head -3`) is not a failure of the demo.
+            let mut out = std::io::stdout().lock();
+            match writeln!(out, "{report}").and_then(|()| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    eprintln!("knownpeers demo: cannot write the report to stdout: {e}");
+                    1
+                }
+                _ => report.exit_code(),
+            }
         }
         Err(e) => {
             eprintln!("knownpeers demo: {e}");

@@ -80,17 +80,6 @@ pub(crate) struct NodeSpec {
     pub probe_targets: Option<watch::Receiver<Vec<SocketAddr>>>,
 }
 
-/// How a cross-realm HELLO was answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ProbeOutcome {
-    /// REFUSE: isolation held.
-    Refused,
-    /// A HELLO: the other end took us in.
-    Accepted,
-    /// No answer (connect failed, closed, timed out).
-    NoAnswer,
-}
-
 /// A running node. Call [`Node::close`] to stop it with a final save.
 pub(crate) struct Node {
     listen_addr: SocketAddr,
@@ -152,8 +141,8 @@ impl Node {
         self.state.link_count.load(Ordering::SeqCst)
     }
 
-    /// Sends one cross-realm HELLO to `addr` and waits for the answer.
-    pub(crate) async fn probe(&self, addr: SocketAddr) -> ProbeOutcome {
+    /// Sends one cross-realm HELLO to `addr` and waits for the answer (counted in [`Shared`]).
+    pub(crate) async fn probe(&self, addr: SocketAddr) {
         self.state.probe(addr).await
     }
 
@@ -429,12 +418,12 @@ impl NodeState {
 
     /// One cross-realm HELLO, followed at once by an unasked PEER_LIST of this realm's addresses
     /// (a peer that read it would learn foreign addresses), then the answer.
-    async fn probe(&self, addr: SocketAddr) -> ProbeOutcome {
+    async fn probe(&self, addr: SocketAddr) {
         let Ok(_permit) = self.shared.dial_permits.acquire().await else {
-            return ProbeOutcome::NoAnswer;
+            return;
         };
         let Ok(Ok(mut stream)) = timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await else {
-            return ProbeOutcome::NoAnswer;
+            return;
         };
         let _ = stream.set_nodelay(true);
         let mut pushed: Vec<SocketAddr> = {
@@ -450,17 +439,13 @@ impl NodeState {
             reader.next(&mut stream).await
         })
         .await;
-        match answer {
-            Ok(Ok(Message::Refuse { .. })) => {
-                self.shared.probes_refused.fetch_add(1, Ordering::SeqCst);
-                ProbeOutcome::Refused
-            }
-            Ok(Ok(Message::Hello(_))) => {
-                self.shared.probes_accepted.fetch_add(1, Ordering::SeqCst);
-                ProbeOutcome::Accepted
-            }
-            _ => ProbeOutcome::NoAnswer,
-        }
+        let counter = match answer {
+            Ok(Ok(Message::Refuse { .. })) => &self.shared.probes_refused,
+            Ok(Ok(Message::Hello(_))) => &self.shared.probes_accepted,
+            // Closed, timed out or garbage: no answer, counted nowhere.
+            _ => return,
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
     }
 }
 
