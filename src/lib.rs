@@ -90,6 +90,11 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         use knownpeers_codecs::ErrorKind as K;
         match self {
+            // A legacy file names no realm and none was given: the caller must pass one.
+            Error::Format {
+                source: knownpeers_codecs::Error::RealmRequired,
+                ..
+            } => 2,
             Error::Format { source, .. } => match source.kind() {
                 K::Corrupt => 3,
                 K::WrongKey => 4,
@@ -103,10 +108,12 @@ impl Error {
             Error::Key(knownpeers_keys::Error::KdfBounds { .. }) => 7,
             Error::Key(
                 knownpeers_keys::Error::MissingPassphrase { .. }
+                | knownpeers_keys::Error::EmptyPassphraseFile { .. }
                 | knownpeers_keys::Error::MalformedKeyFile { .. }
                 | knownpeers_keys::Error::InsecurePermissions { .. },
             ) => 4,
-            Error::Config(_) => 2,
+            // KDF costs below the writer's floor come from a flag or a config: a usage error.
+            Error::Config(_) | Error::Key(knownpeers_keys::Error::WeakKdf { .. }) => 2,
             Error::Locked { .. } => 10,
             _ => 1,
         }

@@ -1,6 +1,15 @@
 //! The advisory lock `<path>.lock` held while a store is open, so two processes never write one
-//! file. Never locks the data file itself (it is replaced by rename).
+//! file. Never locks the data file itself (it is replaced by rename, which would orphan a lock
+//! held on the old inode), and never deletes the lock file (deleting it would let two processes
+//! lock two different inodes of the same name).
+//!
+//! The lock is `flock(2)`-style through std's `File::try_lock`: it belongs to the open file, so
+//! the kernel drops it when the holder exits for any reason, SIGKILL included, and a second open
+//! in the same process conflicts just like another process does.
 
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::Error;
@@ -8,18 +17,48 @@ use crate::Error;
 /// A held lock; released on drop (and by the OS when the process dies).
 #[derive(Debug)]
 pub struct StoreLock {
-    _file: std::fs::File,
+    _file: File,
     path: PathBuf,
 }
 
 impl StoreLock {
     /// Takes the lock for data file `path` without waiting ([`Error::Locked`] if held).
+    ///
+    /// Creates `<path>.lock` (mode 0600, empty) if missing; the directory must exist.
     pub fn acquire(path: &Path) -> Result<StoreLock, Error> {
-        let _ = path;
-        unimplemented!()
+        let lock = lock_path(path);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&lock)
+            .map_err(|source| Error::Io {
+                path: lock.clone(),
+                source,
+            })?;
+        match file.try_lock() {
+            Ok(()) => Ok(StoreLock {
+                _file: file,
+                path: lock,
+            }),
+            Err(TryLockError::WouldBlock) => Err(Error::Locked {
+                path: path.into(),
+                lock,
+            }),
+            Err(TryLockError::Error(source)) => Err(Error::Io { path: lock, source }),
+        }
     }
     /// The lock file's path.
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// `<path>.lock`: the data file's name with `.lock` appended (`peers.json` -> `peers.json.lock`).
+pub(crate) fn lock_path(path: &Path) -> PathBuf {
+    let mut name = OsString::from(path.as_os_str());
+    name.push(".lock");
+    PathBuf::from(name)
 }

@@ -1,0 +1,267 @@
+//! The command line's grammar (DESIGN.md "CLI knownpeers"), as clap derive types, and nothing
+//! else: no file is opened and no key is read here. Secrets never appear as argument values:
+//! a passphrase is named by an environment variable or a file, never given on the command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use knownpeers_codecs::CodecKind;
+use knownpeers_keys::KdfParams;
+
+use crate::demo::DemoArgs;
+
+/// Exit codes, shown at the end of `--help` (DESIGN.md's table; `Error::exit_code` maps them).
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  ok                          6  unsupported format version or codec
+  1  I/O or other error          7  a FORMAT.md limit exceeded
+  2  usage error                 8  policy violation
+  3  corrupt file                9  not a knownpeers peer file
+  4  wrong or missing key       10  locked by another process
+  5  realm mismatch";
+
+/// knownpeers: inspect, verify, export and convert known-peer files (FORMAT.md v1).
+#[derive(Debug, Parser)]
+#[command(name = "knownpeers", version, after_help = EXIT_CODES)]
+pub(crate) struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Print a file's header without any key.
+    ///
+    /// Shows codec, version, realm, saved_at, entry count, size and KDF parameters.
+    Inspect(InspectArgs),
+    /// Print a file's entries as a JSON envelope (FORMAT.md json) on stdout.
+    ///
+    /// For a sealed file this prints the peers in plaintext: you asked for them.
+    Export(ExportArgs),
+    /// Rewrite a file atomically in another codec or under another key.
+    ///
+    /// Rekey: the same codec with a new key (--in-* names the old key). IN may be a legacy TheNodes peers.json (then --realm is required); IN and OUT may be
+    /// the same file; an existing OUT is replaced atomically (only if it is a knownpeers file), under OUT's store lock (`OUT.lock`, exit 10 while a node has OUT open). Converting a sealed file with
+    /// `--to json` or `--to msgpack` writes the peers in plaintext: it is allowed because you
+    /// asked for it explicitly, and a warning says so.
+    Convert(ConvertArgs),
+    /// Fully check a file and print a one-line verdict.
+    ///
+    /// Checks the header, the key, the AEAD and every entry, exactly as a loading node would.
+    Verify(VerifyArgs),
+    /// Write a new random key file (mode 0600).
+    ///
+    /// Refuses to overwrite an existing file.
+    Keygen(KeygenArgs),
+    /// Run the demo.
+    ///
+    /// A loopback network of nodes that restarts and reconnects from its peer files.
+    Demo(DemoArgs),
+}
+
+/// `inspect FILE [--json]`.
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// The peer file.
+    pub file: PathBuf,
+    /// Print one JSON object instead of lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `export FILE [--realm R] [KEY]`.
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// The peer file.
+    pub file: PathBuf,
+    /// Read the file as this realm (default: the realm the file names).
+    #[arg(long, value_name = "REALM")]
+    pub realm: Option<String>,
+    /// The key of a sealed file.
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// `verify FILE [--realm R] [KEY]`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The peer file.
+    pub file: PathBuf,
+    /// Read the file as this realm (default: the realm the file names).
+    #[arg(long, value_name = "REALM")]
+    pub realm: Option<String>,
+    /// The key of a sealed file.
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// `keygen FILE`.
+#[derive(Debug, Args)]
+pub(crate) struct KeygenArgs {
+    /// Where to write the new key file (must not exist).
+    pub file: PathBuf,
+}
+
+/// `convert IN OUT --to CODEC [--realm R] [IN-KEY] [KEY] [KDF]`.
+#[derive(Debug, Args)]
+pub(crate) struct ConvertArgs {
+    /// The file to read (any format, including a legacy TheNodes peers.json).
+    #[arg(value_name = "IN")]
+    pub input: PathBuf,
+    /// The file to write (replaced atomically if it exists; may be IN).
+    #[arg(value_name = "OUT")]
+    pub output: PathBuf,
+    /// The codec to write.
+    #[arg(long, value_enum, value_name = "CODEC")]
+    pub to: ToCodec,
+    /// Read IN as this realm (required for a legacy file; default: the realm IN names). OUT
+    /// gets the same realm.
+    #[arg(long, value_name = "REALM")]
+    pub realm: Option<String>,
+    /// The key of a sealed IN (default: the output key below).
+    #[command(flatten)]
+    pub in_key: InKeyArgs,
+    /// The key to seal OUT with (`--to sealed` only; a sealed IN is also read with it when no
+    /// --in-* key is given).
+    #[command(flatten)]
+    pub key: KeyArgs,
+    /// Argon2id costs for a passphrase-sealed OUT.
+    #[command(flatten)]
+    pub kdf: KdfArgs,
+}
+
+/// The codecs `convert` can write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ToCodec {
+    /// Pretty JSON envelope (plaintext, readable and editable).
+    Json,
+    /// Binary frame with a MessagePack body and CRC-32s (plaintext).
+    Msgpack,
+    /// Binary frame, body sealed with XChaCha20-Poly1305 (needs a key or passphrase).
+    Sealed,
+}
+
+impl From<ToCodec> for CodecKind {
+    fn from(to: ToCodec) -> CodecKind {
+        match to {
+            ToCodec::Json => CodecKind::Json,
+            ToCodec::Msgpack => CodecKind::Msgpack,
+            ToCodec::Sealed => CodecKind::Sealed,
+        }
+    }
+}
+
+/// KEY: at most one key source.
+#[derive(Debug, Args)]
+#[group(id = "key", multiple = false)]
+pub(crate) struct KeyArgs {
+    /// A key file written by `knownpeers keygen` (must be mode 0600).
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+    /// The name of an environment variable holding the passphrase.
+    #[arg(long, value_name = "VAR")]
+    pub passphrase_env: Option<String>,
+    /// A file holding the passphrase (one trailing newline is ignored).
+    #[arg(long, value_name = "PATH")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// IN-KEY: KEY with an `--in-` prefix, for the file `convert` reads.
+#[derive(Debug, Args)]
+#[group(id = "in-key", multiple = false)]
+pub(crate) struct InKeyArgs {
+    /// A key file for a sealed IN.
+    #[arg(long, value_name = "PATH")]
+    pub in_key_file: Option<PathBuf>,
+    /// The name of an environment variable holding IN's passphrase.
+    #[arg(long, value_name = "VAR")]
+    pub in_passphrase_env: Option<String>,
+    /// A file holding IN's passphrase.
+    #[arg(long, value_name = "PATH")]
+    pub in_passphrase_file: Option<PathBuf>,
+}
+
+/// KDF: Argon2id costs a writer uses. `None` means the default; the writer refuses values
+/// below its minimum (m = 19456 KiB with t = 2).
+#[derive(Debug, Args)]
+pub(crate) struct KdfArgs {
+    /// Argon2id memory in KiB [default: 65536; minimum 19456].
+    #[arg(long, value_name = "KIB")]
+    pub kdf_m_kib: Option<u32>,
+    /// Argon2id iterations [default: 3; minimum 2].
+    #[arg(long, value_name = "N")]
+    pub kdf_t: Option<u32>,
+    /// Argon2id lanes [default: 4].
+    #[arg(long, value_name = "N")]
+    pub kdf_p: Option<u32>,
+}
+
+impl KdfArgs {
+    /// Whether any KDF flag was given.
+    pub fn any(&self) -> bool {
+        self.kdf_m_kib.is_some() || self.kdf_t.is_some() || self.kdf_p.is_some()
+    }
+
+    /// The parameters, defaults filled in (not yet checked).
+    pub fn params(&self) -> KdfParams {
+        KdfParams {
+            m_cost_kib: self.kdf_m_kib.unwrap_or(KdfParams::DEFAULT.m_cost_kib),
+            t_cost: self.kdf_t.unwrap_or(KdfParams::DEFAULT.t_cost),
+            p_cost: self.kdf_p.unwrap_or(KdfParams::DEFAULT.p_cost),
+        }
+    }
+}
+
+/// One key source, whichever flag family named it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeySpec {
+    /// A key file.
+    KeyFile(PathBuf),
+    /// A passphrase in an environment variable.
+    PassphraseEnv(String),
+    /// A passphrase in a file.
+    PassphraseFile(PathBuf),
+}
+
+impl KeySpec {
+    /// Whether this source is a passphrase (so KDF parameters apply).
+    pub fn is_passphrase(&self) -> bool {
+        !matches!(self, KeySpec::KeyFile(_))
+    }
+}
+
+impl KeyArgs {
+    /// The key source given, if any (clap's group guarantees at most one).
+    pub fn spec(&self) -> Option<KeySpec> {
+        key_spec(&self.key_file, &self.passphrase_env, &self.passphrase_file)
+    }
+}
+
+impl InKeyArgs {
+    /// The key source given, if any (clap's group guarantees at most one).
+    pub fn spec(&self) -> Option<KeySpec> {
+        key_spec(
+            &self.in_key_file,
+            &self.in_passphrase_env,
+            &self.in_passphrase_file,
+        )
+    }
+}
+
+fn key_spec(
+    key_file: &Option<PathBuf>,
+    passphrase_env: &Option<String>,
+    passphrase_file: &Option<PathBuf>,
+) -> Option<KeySpec> {
+    if let Some(path) = key_file {
+        Some(KeySpec::KeyFile(path.clone()))
+    } else if let Some(var) = passphrase_env {
+        Some(KeySpec::PassphraseEnv(var.clone()))
+    } else {
+        passphrase_file
+            .as_ref()
+            .map(|path| KeySpec::PassphraseFile(path.clone()))
+    }
+}

@@ -1,0 +1,300 @@
+//! The five file commands: `inspect`, `export`, `verify`, `convert`, `keygen`. Each returns
+//! `Ok` or one [`Failure`]; none prints an error itself, panics, or writes a peer file other
+//! than through the one atomic saver (`crate::write_atomic`). Keys are loaded only when the file is sealed, and are
+//! dropped (zeroized) when the command returns.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use knownpeers_codecs::{
+    detect, plaintext_codec, Codec, CodecKind, Format, Header, JsonCodec, KdfInfo,
+};
+use knownpeers_keys::Key;
+
+use super::args::{ConvertArgs, ExportArgs, InspectArgs, KeySpec, KeygenArgs, VerifyArgs};
+use super::error::{Failure, KeyFlags};
+use super::io::{emit, now_secs, read_input, rfc3339_utc, Input};
+use super::read::{decode, format_name, reader_codec, sealed_codec};
+
+/// `inspect FILE`: the header, without any key.
+pub(crate) fn inspect(args: &InspectArgs) -> Result<(), Failure> {
+    let input = read_input(&args.file)?;
+    let header = knownpeers_codecs::inspect(&input.bytes)
+        .map_err(|e| Failure::format(&input.path, e, KeyFlags::Plain))?;
+    let mut text = if args.json {
+        inspect_json(&input.path, &header)?
+    } else {
+        inspect_lines(&input.path, &header)
+    };
+    text.push('\n');
+    emit(text.as_bytes())
+}
+
+fn inspect_lines(path: &Path, h: &Header) -> String {
+    let realm = match &h.realm {
+        Some(r) => r.clone(),
+        None => "(none: a legacy file is read as the realm --realm names)".to_string(),
+    };
+    let saved_at = match h.saved_at {
+        Some(s) => format!("{s} ({})", rfc3339_utc(s)),
+        None => "(not recorded)".to_string(),
+    };
+    let mut lines = vec![
+        format!("file:     {}", path.display()),
+        format!("codec:    {}", format_name(h.format)),
+        format!("version:  {}", h.version),
+        format!("realm:    {realm}"),
+        format!("saved_at: {saved_at}"),
+        format!("entries:  {}", h.entry_count),
+        format!("size:     {} bytes", h.file_len),
+    ];
+    match h.kdf {
+        Some(KdfInfo::KeyFile) => lines.push("kdf:      none (raw 32-byte key file)".to_string()),
+        Some(KdfInfo::Argon2id(p)) => lines.push(format!(
+            "kdf:      argon2id v1.3, m_cost {} KiB, t_cost {}, p_cost {}",
+            p.m_cost_kib, p.t_cost, p.p_cost
+        )),
+        None => {}
+    }
+    lines.join("\n")
+}
+
+fn inspect_json(path: &Path, h: &Header) -> Result<String, Failure> {
+    let kdf = match h.kdf {
+        Some(KdfInfo::KeyFile) => serde_json::json!({ "kind": "key_file" }),
+        Some(KdfInfo::Argon2id(p)) => serde_json::json!({
+            "kind": "argon2id",
+            "m_cost_kib": p.m_cost_kib,
+            "t_cost": p.t_cost,
+            "p_cost": p.p_cost,
+        }),
+        None => serde_json::Value::Null,
+    };
+    let value = serde_json::json!({
+        "file": path.display().to_string(),
+        "codec": format_name(h.format),
+        "version": h.version,
+        "realm": h.realm,
+        "saved_at": h.saved_at,
+        "entry_count": h.entry_count,
+        "file_len": h.file_len,
+        "kdf": kdf,
+    });
+    serde_json::to_string_pretty(&value).map_err(|e| Failure::other(format!("inspect: {e}")))
+}
+
+/// The key to read `input` with: loaded only when the file is sealed, so a plaintext file
+/// never makes the CLI read a key file or a passphrase it does not need.
+fn input_key(
+    input: &Input,
+    spec: Option<&KeySpec>,
+    flags: KeyFlags,
+) -> Result<Option<knownpeers_codecs::SealedCodec>, Failure> {
+    match (detect(&input.bytes), spec) {
+        (Ok(Format::Sealed), Some(spec)) => Ok(Some(reader_codec(spec, flags)?)),
+        _ => Ok(None),
+    }
+}
+
+/// `export FILE`: the entries as a FORMAT.md JSON envelope on stdout.
+pub(crate) fn export(args: &ExportArgs) -> Result<(), Failure> {
+    let input = read_input(&args.file)?;
+    let key = input_key(&input, args.key.spec().as_ref(), KeyFlags::Plain)?;
+    let decoded = decode(&input, args.realm.as_deref(), key.as_ref(), KeyFlags::Plain)?;
+    let mut out = JsonCodec
+        .encode(
+            &decoded.file.realm,
+            decoded.file.saved_at,
+            &decoded.file.entries,
+        )
+        .map_err(|e| Failure::format(&input.path, e, KeyFlags::Plain))?;
+    if out.last() != Some(&b'\n') {
+        out.push(b'\n');
+    }
+    emit(&out)
+}
+
+/// `verify FILE`: every check FORMAT.md's reader makes, then a one-line verdict.
+pub(crate) fn verify(args: &VerifyArgs) -> Result<(), Failure> {
+    let input = read_input(&args.file)?;
+    let key = input_key(&input, args.key.spec().as_ref(), KeyFlags::Plain)?;
+    let decoded = decode(&input, args.realm.as_deref(), key.as_ref(), KeyFlags::Plain)?;
+    let line = format!(
+        "ok: {}: codec {}, realm {}, {} entries\n",
+        input.path.display(),
+        format_name(decoded.format),
+        decoded.file.realm,
+        decoded.file.entries.len()
+    );
+    emit(line.as_bytes())
+}
+
+/// `convert IN OUT --to CODEC`: read IN whole, then replace OUT atomically.
+pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
+    let to = CodecKind::from(args.to);
+    let out_spec = args.key.spec();
+    // The output key doubles as the input key unless an --in-* key is given; hints about IN's
+    // key always name the --in-* flags, the unambiguous way to give it.
+    let in_spec = args.in_key.spec().or_else(|| out_spec.clone());
+    let in_flags = KeyFlags::In;
+
+    // Every usage check before any I/O or key work.
+    if to == CodecKind::Sealed && out_spec.is_none() {
+        return Err(Failure::usage(
+            "--to sealed needs a key for OUT: pass --key-file PATH (create one with `knownpeers \
+             keygen PATH`), --passphrase-env VAR or --passphrase-file PATH",
+        ));
+    }
+    let out_is_passphrase = out_spec.as_ref().is_some_and(KeySpec::is_passphrase);
+    if args.kdf.any() && !(to == CodecKind::Sealed && out_is_passphrase) {
+        return Err(Failure::usage(
+            "--kdf-m-kib, --kdf-t and --kdf-p apply only to --to sealed with a passphrase \
+             (--passphrase-env or --passphrase-file); remove them",
+        ));
+    }
+    let params = args.kdf.params();
+    if to == CodecKind::Sealed && out_is_passphrase {
+        params
+            .check_bounds()
+            .and_then(|()| params.check_writer_minimum())
+            .map_err(|e| {
+                Failure::usage(format!(
+                    "{e}; pass at least --kdf-m-kib 19456 --kdf-t 2 (defaults: 65536, 3, 4)"
+                ))
+            })?;
+    }
+    if let Some(realm) = &args.realm {
+        if realm.is_empty() || realm.len() > knownpeers_codecs::MAX_REALM_LEN {
+            return Err(Failure::usage(format!(
+                "--realm must be 1 to {} bytes long",
+                knownpeers_codecs::MAX_REALM_LEN
+            )));
+        }
+    }
+
+    let input = read_input(&args.input)?;
+    // The input key lives only as long as the read.
+    let decoded = {
+        let in_key = input_key(&input, in_spec.as_ref(), in_flags)?;
+        decode(&input, args.realm.as_deref(), in_key.as_ref(), in_flags)?
+    };
+
+    check_replaceable(&args.output)?;
+    // A node that has OUT open holds its lock and would overwrite OUT on its next save: refuse
+    // (exit 10) rather than race it. The lock file stays, as the store's lock files do.
+    let _lock = crate::StoreLock::acquire(&args.output)
+        .map_err(|e| Failure::from_error(&e, KeyFlags::Plain))?;
+
+    let codec: Arc<dyn Codec> = match plaintext_codec(to) {
+        Some(codec) => codec,
+        None => {
+            let spec = out_spec
+                .as_ref()
+                .expect("checked above: --to sealed has an output key");
+            Arc::new(sealed_codec(spec, params, KeyFlags::Plain)?)
+        }
+    };
+    let bytes = codec
+        .encode(&decoded.file.realm, now_secs(), &decoded.file.entries)
+        .map_err(|e| Failure::format(&args.output, e, KeyFlags::Plain))?;
+    crate::write_atomic(&args.output, &bytes)
+        .map_err(|e| Failure::from_error(&e, KeyFlags::Plain))?;
+
+    if decoded.format == Format::Sealed && to != CodecKind::Sealed {
+        super::warn(&format!(
+            "{}: written in plaintext as you asked (--to {}); its peers are no longer encrypted \
+             on disk",
+            args.output.display(),
+            codec_name(to)
+        ));
+    }
+    let line = format!(
+        "converted {} ({}, realm {}, {} entries) to {} ({})\n",
+        input.path.display(),
+        format_name(decoded.format),
+        decoded.file.realm,
+        decoded.file.entries.len(),
+        args.output.display(),
+        codec_name(to),
+    );
+    emit(line.as_bytes())
+}
+
+fn codec_name(kind: CodecKind) -> &'static str {
+    match kind {
+        CodecKind::Json => "json",
+        CodecKind::Msgpack => "msgpack",
+        CodecKind::Sealed => "sealed",
+    }
+}
+
+/// An existing OUT is replaced only when it is a knownpeers file (or absent): a mistyped OUT
+/// must not atomically destroy an unrelated file such as a private key. Runs before the lock is
+/// taken, so a refused OUT (a directory, say) gets no `.lock` file beside it.
+fn check_replaceable(out: &Path) -> Result<(), Failure> {
+    use std::io::Read;
+
+    let file = match std::fs::File::open(out) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A new OUT: its directory must exist (checked here so the error names it, not
+            // the lock file).
+            return match out.parent().filter(|p| !p.as_os_str().is_empty()) {
+                Some(dir) if !dir.is_dir() => Err(Failure::io(
+                    dir,
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "OUT's directory does not exist; create it first",
+                    ),
+                )),
+                _ => Ok(()),
+            };
+        }
+        Err(e) => return Err(Failure::io(out, e)),
+    };
+    let meta = file.metadata().map_err(|e| Failure::io(out, e))?;
+    if meta.is_dir() {
+        return Err(Failure::from_error(
+            &crate::Error::IsADirectory {
+                path: out.to_path_buf(),
+            },
+            KeyFlags::Plain,
+        ));
+    }
+    // Enough for the frame magic or JSON's first non-blank byte after a reasonable indent.
+    let mut head = Vec::with_capacity(4096);
+    file.take(4096)
+        .read_to_end(&mut head)
+        .map_err(|e| Failure::io(out, e))?;
+    match detect(&head) {
+        Ok(_) => Ok(()),
+        Err(source) => {
+            let code = crate::Error::Format {
+                path: out.to_path_buf(),
+                source,
+            }
+            .exit_code();
+            Err(Failure::coded(
+                code,
+                format!(
+                    "{}: exists and is not a knownpeers peer file; refusing to replace it \
+                     (remove it or choose another OUT)",
+                    out.display()
+                ),
+            ))
+        }
+    }
+}
+
+/// `keygen FILE`: a fresh random key, written mode 0600 with `create_new`.
+pub(crate) fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
+    let key = Key::generate().map_err(|e| Failure::key(e, KeyFlags::Plain))?;
+    knownpeers_keys::write_key_file(&args.file, &key)
+        .map_err(|e| Failure::key(e, KeyFlags::Plain))?;
+    let line = format!(
+        "wrote key file {} (mode 0600); keep it secret and back it up: sealed files cannot be \
+         read without it\n",
+        args.file.display()
+    );
+    emit(line.as_bytes())
+}

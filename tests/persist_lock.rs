@@ -1,0 +1,122 @@
+//! The store lock across real processes: while one process holds `<path>.lock`, another gets
+//! `Error::Locked` (and so does a second open in the same process); after the holder dies, even
+//! by SIGKILL, the lock is free. The data file itself is never locked or created by locking.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+
+use knownpeers::{Error, StoreLock};
+
+const TARGET_ENV: &str = "KNOWNPEERS_TEST_TARGET";
+
+/// Child entry. Role `hold`: takes the lock, says so, and holds it until stdin closes or the
+/// process is killed. Role `try`: tries once and prints `acquired` or `locked`. Run directly,
+/// it checks the same two outcomes inside one process.
+#[test]
+fn child_lock() {
+    match common::role().as_deref() {
+        Some(role) => {
+            let target = PathBuf::from(std::env::var_os(TARGET_ENV).expect("target given"));
+            let result = StoreLock::acquire(&target);
+            println!("\nRESULT {}", outcome(&result));
+            if role == "hold" {
+                // Blocks until the parent kills us (or closes stdin).
+                let _ = std::io::stdin().read_to_end(&mut Vec::new());
+                drop(result);
+            }
+        }
+        None => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let target = dir.path().join("peers.json");
+            let held = StoreLock::acquire(&target);
+            assert_eq!(outcome(&held), "acquired");
+            assert_eq!(outcome(&StoreLock::acquire(&target)), "locked");
+            drop(held);
+            assert_eq!(outcome(&StoreLock::acquire(&target)), "acquired");
+        }
+    }
+}
+
+fn outcome(r: &Result<StoreLock, Error>) -> String {
+    match r {
+        Ok(_) => "acquired".into(),
+        Err(Error::Locked { .. }) => "locked".into(),
+        Err(e) => format!("error {e}"),
+    }
+}
+
+/// Starts a child holding the lock on `target`; returns once it holds it.
+fn spawn_holder(target: &Path) -> Child {
+    let mut cmd = common::child_command("child_lock", "hold", &[]);
+    cmd.env(TARGET_ENV, target)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawning the holder");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let line = BufReader::new(stdout)
+        .lines()
+        .map(|l| l.expect("reading the child's stdout"))
+        .find_map(|l| l.strip_prefix("RESULT ").map(str::to_owned))
+        .expect("the holder reports");
+    assert_eq!(line, "acquired");
+    child
+}
+
+fn try_in_child(target: &Path) -> String {
+    let mut cmd = common::child_command("child_lock", "try", &[]);
+    cmd.env(TARGET_ENV, target);
+    common::child_result(&common::run_child(cmd))
+}
+
+#[test]
+fn a_second_process_is_locked_out_until_the_first_is_killed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("peers.json");
+    for round in 0..3 {
+        let mut holder = spawn_holder(&target);
+        assert_eq!(try_in_child(&target), "locked", "round {round}");
+        let err = StoreLock::acquire(&target).expect_err("held by the child");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("peers.json") && msg.contains("locked by another process"),
+            "{msg}"
+        );
+        assert_eq!(err.exit_code(), 10);
+        holder.kill().expect("SIGKILL the holder");
+        let status = holder.wait().expect("reaping the holder");
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9),
+            "killed by SIGKILL"
+        );
+        // The kernel released the lock when the killed process's files were closed.
+        assert_eq!(try_in_child(&target), "acquired", "round {round}");
+        let mine = StoreLock::acquire(&target).expect("free after the kill");
+        assert_eq!(mine.path(), dir.path().join("peers.json.lock"));
+    }
+    assert!(!target.exists(), "locking never creates the data file");
+}
+
+#[test]
+fn a_lock_held_in_this_process_refuses_a_second_open() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("peers.json");
+    let first = StoreLock::acquire(&target).expect("first");
+    assert_eq!(outcome(&StoreLock::acquire(&target)), "locked");
+    assert_eq!(try_in_child(&target), "locked");
+    drop(first);
+    assert_eq!(try_in_child(&target), "acquired");
+    assert_eq!(outcome(&StoreLock::acquire(&target)), "acquired");
+}
+
+#[test]
+fn a_missing_directory_is_an_io_error_naming_the_lock_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("absent").join("peers.json");
+    let err = StoreLock::acquire(&target).expect_err("no directory");
+    assert!(matches!(err, Error::Io { .. }), "{err:?}");
+    assert!(err.to_string().contains("peers.json.lock"), "{err}");
+}
