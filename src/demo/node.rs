@@ -690,3 +690,156 @@ async fn probe_loop(state: Arc<NodeState>, targets: watch::Receiver<Vec<SocketAd
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{ManualClock, StoreConfig};
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn state(id: &str, port: u16, max_links: usize) -> NodeState {
+        let (_tx, shutdown) = watch::channel(false);
+        let (alive, _rx) = mpsc::channel(1);
+        NodeState {
+            spec: NodeSpec {
+                node_id: id.to_owned(),
+                realm: "demo-main".to_owned(),
+                degree: 2,
+                max_links,
+                capabilities: vec![],
+                bootstrap: None,
+                probe_targets: None,
+            },
+            listen_addr: addr(port),
+            store: PeerStore::new(
+                StoreConfig::default(),
+                Arc::new(ManualClock::at_secs(1_764_000_000)),
+            ),
+            book: Mutex::new(Book::default()),
+            link_count: AtomicUsize::new(0),
+            next_conn: AtomicU64::new(1),
+            rng: AtomicU64::new(1),
+            shared: Arc::new(Shared::new(1)),
+            shutdown,
+            _alive: alive,
+        }
+    }
+
+    fn kept(s: &NodeState, peer: &str) -> Option<(u64, bool)> {
+        s.book().links.get(peer).map(|l| (l.conn_id, l.outbound))
+    }
+
+    /// Both nodes dialed each other (conn 1: a dials b, conn 2: b dials a); each end registers
+    /// its two connections in the order given. Both ends must keep conn 1 (dialed by "a", the
+    /// smaller id), whatever the order.
+    fn check_duplicate(a_order: [u64; 2], b_order: [u64; 2]) {
+        let a = state("a", 1, 8);
+        let b = state("b", 2, 8);
+        for conn in a_order {
+            // On a, conn 1 is outbound and conn 2 inbound.
+            a.register("b", addr(2), conn == 1, conn, Arc::new(Notify::new()));
+        }
+        for conn in b_order {
+            b.register("a", addr(1), conn == 2, conn, Arc::new(Notify::new()));
+        }
+        assert_eq!(kept(&a, "b"), Some((1, true)), "a, order {a_order:?}");
+        assert_eq!(kept(&b, "a"), Some((1, false)), "b, order {b_order:?}");
+        assert_eq!(a.link_count.load(Ordering::SeqCst), 1);
+        assert_eq!(b.link_count.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn duplicate_links_resolve_the_same_way_on_both_ends() {
+        check_duplicate([1, 2], [1, 2]);
+        check_duplicate([1, 2], [2, 1]);
+        check_duplicate([2, 1], [1, 2]);
+        check_duplicate([2, 1], [2, 1]);
+    }
+
+    #[test]
+    fn replaced_link_is_told_to_close_and_its_end_does_not_unregister_the_winner() {
+        let a = state("a", 1, 8);
+        let loser = Arc::new(Notify::new());
+        assert!(a.register("b", addr(2), false, 2, loser.clone()));
+        assert!(a.register("b", addr(2), true, 1, Arc::new(Notify::new())));
+        // The permit stored by `notify_one` is what ends the loser's `run_link`.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        let notified =
+            rt.block_on(async { timeout(Duration::from_secs(5), loser.notified()).await });
+        assert!(notified.is_ok(), "the replaced link was told to close");
+        a.unregister("b", 2);
+        assert_eq!(kept(&a, "b"), Some((1, true)));
+        a.unregister("b", 1);
+        assert_eq!(kept(&a, "b"), None);
+        assert_eq!(a.link_count.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn capacity_bounds_links() {
+        let a = state("a", 1, 2);
+        let reg = |peer: &str, port, conn| {
+            a.register(peer, addr(port), false, conn, Arc::new(Notify::new()))
+        };
+        assert!(reg("b", 2, 1));
+        assert!(reg("c", 3, 2));
+        assert!(!reg("d", 4, 3), "full at max_links");
+        assert!(!reg("b", 2, 4), "a second inbound link from b is refused");
+        a.unregister("c", 2);
+        assert!(reg("d", 4, 5));
+        assert_eq!(a.link_count.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn hello_checks() {
+        let a = state("a", 1, 2);
+        let hello = |id: &str, listen: SocketAddr| Hello {
+            node_id: id.to_owned(),
+            realm: "demo-main".to_owned(),
+            listen_addr: listen,
+            capabilities: vec![],
+            full: false,
+        };
+        let lo: IpAddr = [127, 0, 0, 1].into();
+        let other: IpAddr = [127, 0, 0, 2].into();
+        assert_eq!(a.check_hello(&hello("b", addr(2)), lo), Ok(()));
+        assert_eq!(a.check_hello(&hello("", addr(2)), lo), Err("bad node id"));
+        assert_eq!(a.check_hello(&hello("a", addr(2)), lo), Err("bad node id"));
+        assert_eq!(
+            a.check_hello(&hello("b", addr(1)), lo),
+            Err("bad listen address")
+        );
+        assert_eq!(
+            a.check_hello(&hello("b", addr(0)), lo),
+            Err("bad listen address")
+        );
+        assert_eq!(
+            a.check_hello(&hello("b", addr(2)), other),
+            Err("listen address is not on the connecting host")
+        );
+    }
+
+    #[test]
+    fn peer_lists_and_learning() {
+        let a = state("a", 1, 8);
+        a.register("b", addr(2), true, 1, Arc::new(Notify::new()));
+        a.register("c", addr(3), false, 2, Arc::new(Notify::new()));
+        let gossip: Vec<SocketAddr> = (1..200).map(addr).collect();
+        a.learn(&gossip);
+        // Our own address (port 1) is never stored; one batch is cut at MAX_LIST.
+        assert!(a.store.get(&addr(1)).is_none());
+        assert_eq!(a.store.len(), MAX_LIST - 1);
+        a.learn(&gossip[MAX_LIST..]);
+        assert_eq!(a.store.len(), 2 * MAX_LIST - 1);
+        let list = a.peer_list("b");
+        assert_eq!(list.len(), MAX_LIST);
+        assert_eq!(list[0], addr(3), "linked peers come first");
+        assert!(!list.contains(&addr(2)), "the requester is not sent itself");
+        assert!(!list.contains(&addr(1)), "nor our own address");
+    }
+}

@@ -205,7 +205,7 @@ mod tests {
         check(&[], &[0x7f, 0xff, 0xff, 0xff], "over the 65536-byte limit");
         check(&[], &[0, 1, 0, 1], "over the 65536-byte limit");
         check(&[], &[0, 0, 0, 2, b'{', b'}'], "malformed");
-        check(&[], b"\0\0\0\x10{\"type\":\"NOPE\"}", "malformed");
+        check(&[], b"\0\0\0\x0f{\"type\":\"NOPE\"}", "malformed");
         check(&[], b"\0\0\0\x03[1]", "malformed");
     }
 
