@@ -707,7 +707,7 @@ async fn phases(
     )?;
     let counter = |c: &std::sync::atomic::AtomicU64| c.load(std::sync::atomic::Ordering::SeqCst);
     isolation.hellos_sent = counter(&shared.probes_sent);
-    isolation.hellos_refused = counter(&shared.probes_refused);
+    isolation.hellos_refused = counter(&shared.refused_cross_realm);
     isolation.hellos_accepted = counter(&shared.probes_accepted);
     report.isolation = Some(isolation);
 

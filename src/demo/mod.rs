@@ -174,7 +174,7 @@ pub struct IsolationReport {
     pub cross_realm_entries: usize,
     /// Cross-realm HELLOs the other realm's nodes sent to main-realm nodes.
     pub hellos_sent: u64,
-    /// Those answered with REFUSE.
+    /// Cross-realm HELLOs the main-realm nodes refused (counted by the refusing node).
     pub hellos_refused: u64,
     /// Those answered with a HELLO (an isolation breach): must be 0.
     pub hellos_accepted: u64,

@@ -39,12 +39,10 @@ pub(crate) struct Shared {
     /// Bounds concurrent outbound connects and handshakes across all nodes, so a restart of
     /// hundreds of nodes is not a connection storm.
     pub dial_permits: Semaphore,
-    /// HELLOs refused because they came from another realm.
+    /// HELLOs refused (by the node that received them) because they came from another realm.
     pub refused_cross_realm: AtomicU64,
     /// Cross-realm HELLOs sent by probing nodes.
     pub probes_sent: AtomicU64,
-    /// Cross-realm HELLOs answered with REFUSE.
-    pub probes_refused: AtomicU64,
     /// Cross-realm HELLOs answered with a HELLO: an isolation breach; must stay 0.
     pub probes_accepted: AtomicU64,
 }
@@ -55,7 +53,6 @@ impl Shared {
             dial_permits: Semaphore::new(dial_concurrency),
             refused_cross_realm: AtomicU64::new(0),
             probes_sent: AtomicU64::new(0),
-            probes_refused: AtomicU64::new(0),
             probes_accepted: AtomicU64::new(0),
         }
     }
@@ -439,13 +436,10 @@ impl NodeState {
             reader.next(&mut stream).await
         })
         .await;
-        let counter = match answer {
-            Ok(Ok(Message::Refuse { .. })) => &self.shared.probes_refused,
-            Ok(Ok(Message::Hello(_))) => &self.shared.probes_accepted,
-            // Closed, timed out or garbage: no answer, counted nowhere.
-            _ => return,
-        };
-        counter.fetch_add(1, Ordering::SeqCst);
+        // A REFUSE is counted by the refusing node; a HELLO back is a breach.
+        if let Ok(Ok(Message::Hello(_))) = answer {
+            self.shared.probes_accepted.fetch_add(1, Ordering::SeqCst);
+        }
     }
 }
 
