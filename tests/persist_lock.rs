@@ -3,12 +3,14 @@
 //! by SIGKILL, the lock is free. The data file itself is never locked or created by locking.
 
 mod common;
+#[path = "common/store.rs"]
+mod util;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 
-use knownpeers::{Error, StoreLock};
+use knownpeers::{Error, PersistentStore, StoreLock};
 
 const TARGET_ENV: &str = "KNOWNPEERS_TEST_TARGET";
 
@@ -119,4 +121,61 @@ fn a_missing_directory_is_an_io_error_naming_the_lock_file() {
     let err = StoreLock::acquire(&target).expect_err("no directory");
     assert!(matches!(err, Error::Io { .. }), "{err:?}");
     assert!(err.to_string().contains("peers.json.lock"), "{err}");
+}
+
+/// Child entry for whole stores. Role `open-store`: opens the store in `TARGET_ENV` (a
+/// directory) and prints `opened` or `locked <exit code>`. Run directly, it checks both
+/// outcomes in one process.
+#[test]
+fn child_open_store() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let attempt = |dir: &Path| {
+        let cfg = util::config(dir, "");
+        match rt.block_on(PersistentStore::open(&cfg, "r", util::clock())) {
+            Ok(s) => (Some(s), "opened".to_owned()),
+            Err(e @ Error::Locked { .. }) => (None, format!("locked {} {e}", e.exit_code())),
+            Err(e) => (None, format!("error {e}")),
+        }
+    };
+    if common::role().as_deref() == Some("open-store") {
+        let dir = PathBuf::from(std::env::var_os(TARGET_ENV).expect("dir given"));
+        let (store, result) = attempt(&dir);
+        println!("\nRESULT {result}");
+        if let Some(s) = store {
+            rt.block_on(s.close()).expect("close");
+        }
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (first, result) = attempt(dir.path());
+    assert_eq!(result, "opened");
+    let (_, result) = attempt(dir.path());
+    assert!(result.starts_with("locked 10 "), "{result}");
+    rt.block_on(first.expect("open").close()).expect("close");
+}
+
+#[tokio::test]
+async fn a_second_process_cannot_open_an_open_store() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let cfg = util::config(dir.path(), "");
+    let s = PersistentStore::open(&cfg, "r", util::clock())
+        .await
+        .expect("open");
+    s.store().observe_bootstrap(util::addr(1));
+    let run = || {
+        let mut cmd = common::child_command("child_open_store", "open-store", &[]);
+        cmd.env(TARGET_ENV, dir.path());
+        common::child_result(&common::run_child(cmd))
+    };
+    let result = run();
+    assert!(result.starts_with("locked 10 "), "{result}");
+    assert!(
+        result.contains("r.peers") && result.contains("locked by another process"),
+        "{result}"
+    );
+    s.close().await.expect("close");
+    assert_eq!(run(), "opened");
 }

@@ -167,6 +167,16 @@ fn stale_temps_of_that_target_only_are_removed() {
 }
 
 #[test]
+fn a_directory_named_like_a_temp_is_left_alone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join(".peers.json.tmp.1.1")).expect("dir");
+    std::fs::write(dir.path().join(".peers.json.tmp.1.2"), b"x").expect("temp");
+    let n = remove_stale_temps(&dir.path().join("peers.json")).expect("cleanup");
+    assert_eq!(n, 1);
+    assert!(dir.path().join(".peers.json.tmp.1.1").is_dir());
+}
+
+#[test]
 fn stale_temps_in_a_missing_directory_are_none() {
     let dir = tempfile::tempdir().expect("temp dir");
     let n = remove_stale_temps(&dir.path().join("nope").join("peers.json")).expect("no dir");

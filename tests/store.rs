@@ -132,7 +132,11 @@ fn check_ttl(obs: Obs, ttl: u64, age: u64, kept: bool) {
     );
     // Bootstrap observations carry no capabilities.
     let with_cap = usize::from(kept && obs != Obs::B);
-    assert_eq!(store.with_capability("x").len(), with_cap, "capability: {case}");
+    assert_eq!(
+        store.with_capability("x").len(),
+        with_cap,
+        "capability: {case}"
+    );
     assert_eq!(store.len(), 1, "not swept before expire(): {case}");
     assert_eq!(store.expire(), usize::from(!kept), "expire: {case}");
     assert_eq!(store.len(), usize::from(kept), "len after expire: {case}");

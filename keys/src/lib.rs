@@ -19,7 +19,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
 
 pub use secrecy::{ExposeSecret, SecretString};
 
@@ -30,18 +33,26 @@ pub const SALT_LEN: usize = 16;
 /// First line of a key file.
 pub const KEY_FILE_HEADER: &str = "knownpeers-key-v1";
 
+/// The exact length of a key file without its optional final newline: the header line, its
+/// newline, and 64 hex digits.
+const KEY_FILE_LEN: usize = KEY_FILE_HEADER.len() + 1 + 2 * KEY_LEN;
+/// Largest passphrase file read; anything longer is not a passphrase.
+const MAX_PASSPHRASE_FILE: u64 = 64 * 1024;
+
 /// 32 secret bytes. Zeroized on drop; not `Clone`, not `Serialize`; `Debug` prints
 /// `Key(<redacted>)`.
-pub struct Key(zeroize::Zeroizing<[u8; KEY_LEN]>);
+pub struct Key(Zeroizing<[u8; KEY_LEN]>);
 
 impl Key {
     /// Wraps raw bytes (the caller should zeroize its own copy).
     pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Key {
-        Key(zeroize::Zeroizing::new(bytes))
+        Key(Zeroizing::new(bytes))
     }
     /// A fresh key from the operating system's random source.
     pub fn generate() -> Result<Key, Error> {
-        unimplemented!()
+        let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
+        getrandom::fill(&mut bytes[..]).map_err(|e| Error::Random(e.to_string()))?;
+        Ok(Key(bytes))
     }
     /// The secret bytes, for the one primitive that needs them.
     pub fn expose(&self) -> &[u8; KEY_LEN] {
@@ -87,12 +98,50 @@ impl KdfParams {
     /// FORMAT.md reader bounds: `8 * p <= m <= 1048576`, `1 <= t <= 10`, `1 <= p <= 16`.
     /// Checked before any derivation, so a file cannot make a reader spend unbounded work.
     pub fn check_bounds(&self) -> Result<(), Error> {
-        unimplemented!()
+        let KdfParams {
+            m_cost_kib: m,
+            t_cost: t,
+            p_cost: p,
+        } = *self;
+        let what = if !(1..=Self::MAX_P).contains(&p) {
+            format!("p_cost {p} is not in 1..={}", Self::MAX_P)
+        } else if !(1..=Self::MAX_T).contains(&t) {
+            format!("t_cost {t} is not in 1..={}", Self::MAX_T)
+        } else if m > Self::MAX_M_KIB {
+            format!("m_cost {m} KiB is over {} KiB", Self::MAX_M_KIB)
+        } else if u64::from(m) < 8 * u64::from(p) {
+            format!(
+                "m_cost {m} KiB is under 8 * p_cost = {} KiB",
+                8 * u64::from(p)
+            )
+        } else {
+            return Ok(());
+        };
+        Err(Error::KdfBounds { what })
     }
     /// The writer's floor on top of [`KdfParams::check_bounds`]: refuses parameters below
     /// m = 19 MiB with t = 2 (weaker than OWASP's minimum).
     pub fn check_writer_minimum(&self) -> Result<(), Error> {
-        unimplemented!()
+        self.check_bounds()?;
+        if self.m_cost_kib < Self::WRITER_MIN_M_KIB {
+            return Err(Error::WeakKdf {
+                what: format!(
+                    "m_cost {} KiB is under the minimum {} KiB",
+                    self.m_cost_kib,
+                    Self::WRITER_MIN_M_KIB
+                ),
+            });
+        }
+        if self.t_cost < Self::WRITER_MIN_T {
+            return Err(Error::WeakKdf {
+                what: format!(
+                    "t_cost {} is under the minimum {}",
+                    self.t_cost,
+                    Self::WRITER_MIN_T
+                ),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -109,43 +158,247 @@ pub fn derive_argon2id(
     salt: &[u8; SALT_LEN],
     params: &KdfParams,
 ) -> Result<Key, Error> {
-    let _ = (passphrase, salt, params);
-    unimplemented!()
+    // Invariant: the bounds are checked before the argon2 crate sees the parameters, so a
+    // hostile file header never reaches the allocation of m_cost KiB.
+    params.check_bounds()?;
+    let argon_params = argon2::Params::new(
+        params.m_cost_kib,
+        params.t_cost,
+        params.p_cost,
+        Some(KEY_LEN),
+    )
+    .map_err(|e| Error::KdfBounds {
+        what: e.to_string(),
+    })?;
+    let argon = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon_params,
+    );
+    let mut out = Zeroizing::new([0u8; KEY_LEN]);
+    argon
+        .hash_password_into(passphrase.expose_secret().as_bytes(), salt, &mut out[..])
+        .map_err(|e| Error::Kdf(e.to_string()))?;
+    Ok(Key(out))
 }
 
 /// A fresh random salt.
 pub fn random_salt() -> Result<[u8; SALT_LEN], Error> {
-    unimplemented!()
+    let mut salt = [0u8; SALT_LEN];
+    getrandom::fill(&mut salt).map_err(|e| Error::Random(e.to_string()))?;
+    Ok(salt)
+}
+
+/// The value of one lowercase hex digit; uppercase and anything else are refused, because the
+/// format allows exactly one spelling of a key.
+fn hex_digit(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    }
 }
 
 /// Parses key-file text (FORMAT.md "Key files"); `path` only names the file in errors.
 pub fn parse_key_file(text: &[u8], path: &Path) -> Result<Key, Error> {
-    let _ = (text, path);
-    unimplemented!()
+    let malformed = |what: &'static str| Error::MalformedKeyFile {
+        path: path.to_path_buf(),
+        what,
+    };
+    let rest = text
+        .strip_prefix(KEY_FILE_HEADER.as_bytes())
+        .and_then(|r| r.strip_prefix(b"\n"))
+        .ok_or_else(|| malformed("the first line is not `knownpeers-key-v1`"))?;
+    let hex = match rest.len() {
+        n if n == 2 * KEY_LEN => rest,
+        n if n == 2 * KEY_LEN + 1 && rest[2 * KEY_LEN] == b'\n' => &rest[..2 * KEY_LEN],
+        n if n < 2 * KEY_LEN => {
+            return Err(malformed("the key line is shorter than 64 hex digits"))
+        }
+        _ => {
+            return Err(malformed(
+                "the key line must be exactly 64 hex digits and the file must end there",
+            ))
+        }
+    };
+    let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
+    for (byte, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
+        match (hex_digit(pair[0]), hex_digit(pair[1])) {
+            (Some(hi), Some(lo)) => *byte = (hi << 4) | lo,
+            _ => return Err(malformed("the key line must be 64 lowercase hex digits")),
+        }
+    }
+    Ok(Key(bytes))
+}
+
+/// Refuses a key file that group or others may read or write (FORMAT.md, as OpenSSH does).
+#[cfg(unix)]
+fn check_permissions(file: &std::fs::File, path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = file
+        .metadata()
+        .map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?
+        .permissions()
+        .mode();
+    if mode & 0o066 != 0 {
+        return Err(Error::InsecurePermissions {
+            path: path.to_path_buf(),
+            mode: mode & 0o7777,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_permissions(_file: &std::fs::File, _path: &Path) -> Result<(), Error> {
+    Ok(())
 }
 
 /// Reads a key file, refusing one that group or others may read or write.
 pub fn read_key_file(path: &Path) -> Result<Key, Error> {
-    let _ = path;
-    unimplemented!()
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    // The mode is taken from the open file, not the path, so it is the file that is read.
+    check_permissions(&file, path)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(Error::MalformedKeyFile {
+            path: path.to_path_buf(),
+            what: "not a regular file",
+        });
+    }
+    // One byte more than the longest valid file is enough to tell "too long" apart.
+    let mut text = Zeroizing::new(Vec::with_capacity(KEY_FILE_LEN + 2));
+    (&file)
+        .take(KEY_FILE_LEN as u64 + 2)
+        .read_to_end(&mut text)
+        .map_err(io)?;
+    parse_key_file(&text, path)
 }
 
 /// Writes `key` as a new key file: `create_new`, mode 0600, fsynced; refuses to overwrite.
 pub fn write_key_file(path: &Path, key: &Key) -> Result<(), Error> {
-    let _ = (path, key);
-    unimplemented!()
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::AlreadyExists {
+                path: path.to_path_buf(),
+            }
+        } else {
+            io(source)
+        }
+    })?;
+    let mut text = Zeroizing::new(String::with_capacity(KEY_FILE_LEN + 1));
+    text.push_str(KEY_FILE_HEADER);
+    text.push('\n');
+    for byte in key.expose() {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    text.push('\n');
+    let written = (|| {
+        // The umask may have taken bits from the creation mode; set exactly 0600.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        file.write_all(text.as_bytes())?;
+        file.sync_all()
+    })();
+    if let Err(source) = written {
+        // A half-written key file would be refused later and block a retry: remove it.
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(io(source));
+    }
+    sync_parent_dir(path).map_err(io)
+}
+
+/// Makes the new directory entry durable. Not possible (nor needed) on every platform.
+fn sync_parent_dir(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Copies `text` into an exactly sized secret; the caller's buffer zeroizes itself.
+fn secret_from(text: &[u8], origin: impl FnOnce() -> String) -> Result<SecretString, Error> {
+    let text =
+        std::str::from_utf8(text).map_err(|_| Error::PassphraseNotUtf8 { origin: origin() })?;
+    // Box<str>::from allocates exactly once with the final length, so no reallocation leaves
+    // a copy of the passphrase behind in freed memory.
+    Ok(SecretString::from(Box::<str>::from(text)))
 }
 
 /// The passphrase in environment variable `var` (missing or empty is an error).
 pub fn passphrase_from_env(var: &str) -> Result<SecretString, Error> {
-    let _ = var;
-    unimplemented!()
+    let missing = || Error::MissingPassphrase {
+        var: var.to_string(),
+    };
+    let value = Zeroizing::new(
+        std::env::var_os(var)
+            .ok_or_else(missing)?
+            .into_encoded_bytes(),
+    );
+    if value.is_empty() {
+        return Err(missing());
+    }
+    secret_from(&value, || format!("environment variable {var}"))
 }
 
 /// The passphrase in a file (one trailing newline stripped; empty is an error).
 pub fn passphrase_from_file(path: &Path) -> Result<SecretString, Error> {
-    let _ = path;
-    unimplemented!()
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut text = Zeroizing::new(Vec::new());
+    file.take(MAX_PASSPHRASE_FILE + 1)
+        .read_to_end(&mut text)
+        .map_err(io)?;
+    if text.len() as u64 > MAX_PASSPHRASE_FILE {
+        return Err(Error::PassphraseFileTooLarge {
+            path: path.to_path_buf(),
+        });
+    }
+    // One final newline, LF or CRLF, is how editors end a line; it is not part of the secret.
+    let mut body: &[u8] = &text;
+    if let Some(rest) = body.strip_suffix(b"\n") {
+        body = rest.strip_suffix(b"\r").unwrap_or(rest);
+    }
+    if body.is_empty() {
+        return Err(Error::EmptyPassphraseFile {
+            path: path.to_path_buf(),
+        });
+    }
+    secret_from(body, || path.display().to_string())
 }
 
 /// Everything that can go wrong with key material. No variant carries secret bytes.
@@ -206,6 +459,18 @@ pub enum Error {
     WeakKdf {
         /// Which floor.
         what: String,
+    },
+    /// The passphrase is not valid UTF-8.
+    #[error("the passphrase in {origin} is not valid UTF-8")]
+    PassphraseNotUtf8 {
+        /// Where it came from (a variable name or a path, never the passphrase).
+        origin: String,
+    },
+    /// The passphrase file is larger than any passphrase (64 KiB).
+    #[error("{}: too large for a passphrase file (over 64 KiB); is it the right file?", path.display())]
+    PassphraseFileTooLarge {
+        /// The file.
+        path: PathBuf,
     },
     /// The Argon2 implementation failed (e.g. memory allocation).
     #[error("Argon2id failed: {0}")]

@@ -75,7 +75,9 @@ pub fn remove_stale_temps(path: &Path) -> Result<usize, Error> {
     let mut removed = 0;
     for entry in listing {
         let entry = entry.map_err(io)?;
-        if entry.file_name().as_encoded_bytes().starts_with(&prefix) {
+        // A directory of that name is no temp file this saver made: left alone.
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_dir && entry.file_name().as_encoded_bytes().starts_with(&prefix) {
             match std::fs::remove_file(entry.path()) {
                 Ok(()) => removed += 1,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

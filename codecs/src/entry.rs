@@ -1,0 +1,240 @@
+//! The logical entry every codec stores (FORMAT.md "The entry"), its limits, and the checks a
+//! writer and a reader share (limits, unique addresses). Knows no byte layout and no codec.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use crate::{Error, MAX_CAPABILITIES, MAX_CAPABILITY_LEN, MAX_ENTRY_COUNT, MAX_NODE_ID_LEN};
+use crate::{MAX_FILE_SIZE, MAX_REALM_LEN};
+
+/// How a peer became known. Ranks `Gossip < Bootstrap < Connected` (the derived `Ord`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub enum PeerSource {
+    /// Heard in another peer's PeerList: untrusted.
+    Gossip,
+    /// Seeded from configuration.
+    Bootstrap,
+    /// A successful connect and handshake.
+    Connected,
+}
+
+impl PeerSource {
+    /// The name a file stores (`Gossip`, `Bootstrap`, `Connected`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerSource::Gossip => "Gossip",
+            PeerSource::Bootstrap => "Bootstrap",
+            PeerSource::Connected => "Connected",
+        }
+    }
+
+    /// The source a file names, spelled exactly as [`PeerSource::as_str`] does.
+    pub(crate) fn from_name(name: &str) -> Option<PeerSource> {
+        match name {
+            "Gossip" => Some(PeerSource::Gossip),
+            "Bootstrap" => Some(PeerSource::Bootstrap),
+            "Connected" => Some(PeerSource::Connected),
+            _ => None,
+        }
+    }
+}
+
+/// One remembered peer, exactly the metadata a file holds.
+///
+/// An IPv6 address keeps its scope id (`[fe80::1%3]:7447`) but not its flow info, because a
+/// file stores the address as Rust's `SocketAddr` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct PeerEntry {
+    /// The peer's socket address.
+    pub addr: SocketAddr,
+    /// How it became known.
+    pub source: PeerSource,
+    /// Unix seconds of the last observation.
+    pub last_seen: u64,
+    /// The node id its handshake gave, at most 255 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
+    /// Capabilities, at most 32 of at most 64 bytes each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
+}
+
+impl PeerEntry {
+    /// Checks the entry limits of FORMAT.md (node_id, capabilities).
+    pub fn check_limits(&self) -> Result<(), Error> {
+        if let Some(id) = &self.node_id {
+            check_node_id_len(id.len())?;
+        }
+        check_capability_count(self.capabilities.len())?;
+        for cap in &self.capabilities {
+            check_capability_len(cap.len())?;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn check_node_id_len(len: usize) -> Result<(), Error> {
+    if len > MAX_NODE_ID_LEN {
+        return Err(Error::limit(format!(
+            "a node_id of {len} bytes is over {MAX_NODE_ID_LEN}"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_capability_count(count: usize) -> Result<(), Error> {
+    if count > MAX_CAPABILITIES {
+        return Err(Error::limit(format!(
+            "{count} capabilities in one entry is over {MAX_CAPABILITIES}"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_capability_len(len: usize) -> Result<(), Error> {
+    if len > MAX_CAPABILITY_LEN {
+        return Err(Error::limit(format!(
+            "a capability of {len} bytes is over {MAX_CAPABILITY_LEN}"
+        )));
+    }
+    Ok(())
+}
+
+/// Realm length 1..=255 bytes, for writers and readers alike.
+pub(crate) fn check_realm_len(realm: &str) -> Result<(), Error> {
+    if realm.is_empty() || realm.len() > MAX_REALM_LEN {
+        return Err(Error::limit(format!(
+            "a realm of {} bytes is not within 1..={MAX_REALM_LEN}",
+            realm.len()
+        )));
+    }
+    Ok(())
+}
+
+/// At most [`MAX_ENTRY_COUNT`] entries in one file.
+pub(crate) fn check_entry_count(count: u64) -> Result<(), Error> {
+    if count > MAX_ENTRY_COUNT {
+        return Err(Error::limit(format!(
+            "{count} entries is over {MAX_ENTRY_COUNT}"
+        )));
+    }
+    Ok(())
+}
+
+/// At most [`MAX_FILE_SIZE`] bytes in one file.
+pub(crate) fn check_file_size(len: u64) -> Result<(), Error> {
+    if len > MAX_FILE_SIZE {
+        return Err(Error::limit(format!(
+            "a file of {len} bytes is over {MAX_FILE_SIZE} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Whose side a [`UniqueAddrs`] check is on: a duplicate is a writer's caller's mistake but a
+/// reader's corrupt file.
+#[derive(Clone, Copy)]
+pub(crate) enum Side {
+    Write,
+    Read,
+}
+
+/// Tracks the addresses seen so far in one file, so that no file holds one address twice.
+pub(crate) struct UniqueAddrs {
+    seen: HashSet<SocketAddr>,
+    side: Side,
+}
+
+impl UniqueAddrs {
+    /// `capacity` must already be bounded by the caller (never a count read from a file
+    /// without checking it against the bytes that are there).
+    pub(crate) fn new(side: Side, capacity: usize) -> UniqueAddrs {
+        UniqueAddrs {
+            seen: HashSet::with_capacity(capacity),
+            side,
+        }
+    }
+
+    /// Records `addr`, failing when it was already recorded. `index` names the entry in the
+    /// error (never the address: it is peer data).
+    pub(crate) fn insert(&mut self, addr: SocketAddr, index: usize) -> Result<(), Error> {
+        if self.seen.insert(addr) {
+            return Ok(());
+        }
+        let what = format!("entry {index} repeats the address of an earlier entry");
+        Err(match self.side {
+            Side::Write => Error::InvalidInput { what },
+            Side::Read => Error::corrupt(what),
+        })
+    }
+}
+
+/// Everything a writer checks before it writes one entry, so that it never writes a file a
+/// reader would reject.
+pub(crate) struct WriteCheck {
+    unique: UniqueAddrs,
+    index: usize,
+}
+
+impl WriteCheck {
+    pub(crate) fn new(expected: usize) -> Result<WriteCheck, Error> {
+        check_entry_count(expected as u64)?;
+        Ok(WriteCheck {
+            unique: UniqueAddrs::new(Side::Write, expected),
+            index: 0,
+        })
+    }
+
+    pub(crate) fn check(&mut self, entry: &PeerEntry) -> Result<(), Error> {
+        entry.check_limits()?;
+        self.unique.insert(entry.addr, self.index)?;
+        self.index += 1;
+        Ok(())
+    }
+
+    /// Fails when the source yielded another number of entries than its `len()` said (the
+    /// header count is written from `len()`).
+    pub(crate) fn finish(self, expected: usize) -> Result<(), Error> {
+        if self.index != expected {
+            return Err(Error::InvalidInput {
+                what: format!(
+                    "the entry source said {expected} entries but yielded {}",
+                    self.index
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Anything a codec can encode: a slice, a vec, or a store snapshot.
+pub trait EntrySource {
+    /// How many entries [`EntrySource::entries`] yields.
+    fn len(&self) -> usize;
+    /// The entries, in the order they are written.
+    fn entries(&self) -> Box<dyn Iterator<Item = &PeerEntry> + '_>;
+    /// Whether there are none.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl EntrySource for [PeerEntry] {
+    fn len(&self) -> usize {
+        <[PeerEntry]>::len(self)
+    }
+    fn entries(&self) -> Box<dyn Iterator<Item = &PeerEntry> + '_> {
+        Box::new(self.iter())
+    }
+}
+
+impl EntrySource for Vec<PeerEntry> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn entries(&self) -> Box<dyn Iterator<Item = &PeerEntry> + '_> {
+        Box::new(self.iter())
+    }
+}

@@ -1,0 +1,81 @@
+//! The read-only TheNodes 0.2/0.3 `peers.json` reader (FORMAT.md "Legacy input"). Owns the
+//! mapping of TheNodes sources onto ours; must never write this format.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::marker::PhantomData;
+
+use serde::de::DeserializeSeed;
+use serde::Deserialize;
+
+use crate::entry::check_file_size;
+use crate::json::{build_entry, json_error, strip_bom, Count, ListSeed, Record};
+use crate::{Error, PeerEntry, PeerSource};
+
+/// One TheNodes `PeerRecord`. `failures` is runtime state that knownpeers does not persist, so
+/// it is ignored like any unknown field.
+#[derive(Deserialize)]
+struct LegacyRecord<'a> {
+    #[serde(borrow)]
+    addr: Cow<'a, str>,
+    #[serde(borrow)]
+    source: Cow<'a, str>,
+    #[serde(default)]
+    last_success_epoch: Option<u64>,
+    #[serde(default)]
+    node_id: Option<String>,
+    #[serde(default)]
+    capabilities: Option<Vec<String>>,
+}
+
+impl<'de> Record<'de> for LegacyRecord<'de> {
+    fn into_entry(self, index: usize, mtime: u64) -> Result<PeerEntry, Error> {
+        let source = match &*self.source {
+            "Bootstrap" | "Manual" => PeerSource::Bootstrap,
+            "Handshake" => PeerSource::Connected,
+            "Gossip" => PeerSource::Gossip,
+            _ => {
+                return Err(Error::corrupt(format!(
+                    "legacy entry {index}: `source` is not Bootstrap, Handshake, Gossip or Manual"
+                )))
+            }
+        };
+        build_entry(
+            index,
+            &self.addr,
+            source,
+            self.last_success_epoch.unwrap_or(mtime),
+            self.node_id,
+            self.capabilities,
+        )
+    }
+}
+
+/// Parses a legacy file; a record whose `last_success_epoch` is null or absent gets `mtime`.
+pub(crate) fn parse(bytes: &[u8], mtime: u64) -> Result<Vec<PeerEntry>, Error> {
+    check_file_size(bytes.len() as u64)?;
+    let stash = RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(strip_bom(bytes));
+    let parsed = ListSeed::<LegacyRecord<'_>> {
+        stash: &stash,
+        fallback_last_seen: mtime,
+        _record: PhantomData,
+    }
+    .deserialize(&mut de)
+    .and_then(|entries| de.end().map(|()| entries));
+    parsed.map_err(|e| {
+        stash
+            .into_inner()
+            .unwrap_or_else(|| json_error("legacy TheNodes peers.json", &e))
+    })
+}
+
+/// The number of records, for `inspect`, without checking them.
+pub(crate) fn count(bytes: &[u8]) -> Result<u64, Error> {
+    check_file_size(bytes.len() as u64)?;
+    let count: Count = serde_json::from_slice(strip_bom(bytes))
+        .map_err(|e| json_error("legacy TheNodes peers.json", &e))?;
+    count
+        .0
+        .ok_or_else(|| Error::corrupt("legacy TheNodes peers.json: not an array"))
+}

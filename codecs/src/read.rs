@@ -1,0 +1,248 @@
+//! Reading a file of any format under a realm's policy ([`read`]) and looking at a header
+//! without a key ([`inspect`]). Owns the reader order across formats (FORMAT.md's numbered
+//! list) and the policy checks; must not know byte layouts (they live in `frame`, `json`,
+//! `legacy`) nor touch key material itself (that is `sealed`'s).
+
+use crate::frame::{self, FrameCodec, KDF_ARGON2ID, KDF_RAW};
+use crate::{
+    detect, json, legacy, msgpack, sealed, CodecKind, Error, Format, KdfParams, PeerFile,
+    SealedCodec,
+};
+
+/// What a realm allows when reading a file, and the key it has.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadPolicy<'a> {
+    /// The realm being loaded; `None` accepts the realm the file names (legacy files then fail
+    /// with [`Error::RealmRequired`]).
+    pub realm: Option<&'a str>,
+    /// Refuse plaintext formats (json, msgpack, legacy) with [`Error::PolicyViolation`].
+    pub require_encryption: bool,
+    /// The realm's sealed codec (its key), if it has one; a sealed file without it is
+    /// [`Error::MissingKey`].
+    pub sealed: Option<&'a SealedCodec>,
+    /// `last_seen` for legacy entries whose `last_success_epoch` is null: the file's mtime.
+    /// Also the `saved_at` reported for a legacy file, which has none of its own.
+    pub legacy_mtime: u64,
+}
+
+impl<'a> ReadPolicy<'a> {
+    /// A plaintext realm without a key.
+    pub fn plaintext(realm: Option<&'a str>) -> ReadPolicy<'a> {
+        ReadPolicy {
+            realm,
+            require_encryption: false,
+            sealed: None,
+            legacy_mtime: 0,
+        }
+    }
+
+    /// A realm with a sealed codec: it reads sealed files with `codec` and, when
+    /// `require_encryption` is set, refuses every plaintext format.
+    pub fn sealed(
+        realm: Option<&'a str>,
+        codec: &'a SealedCodec,
+        require_encryption: bool,
+    ) -> ReadPolicy<'a> {
+        ReadPolicy {
+            realm,
+            require_encryption,
+            sealed: Some(codec),
+            legacy_mtime: 0,
+        }
+    }
+}
+
+/// A file read by [`read`]: its format and contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded {
+    /// The format found.
+    pub format: Format,
+    /// The contents.
+    pub file: PeerFile,
+}
+
+/// How a sealed file's key was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KdfInfo {
+    /// `kdf` = 0: a raw key from a key file.
+    KeyFile,
+    /// `kdf` = 1: Argon2id of a passphrase.
+    Argon2id(KdfParams),
+}
+
+/// What a file says about itself without any key ([`inspect`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The format.
+    pub format: Format,
+    /// The format version the file declares (0 for a legacy file, which has none).
+    pub version: u64,
+    /// The realm (legacy files have none).
+    pub realm: Option<String>,
+    /// Unix seconds of the save (legacy files have none).
+    pub saved_at: Option<u64>,
+    /// Number of entries the file declares (for JSON and legacy files: the array's length).
+    pub entry_count: u64,
+    /// Size in bytes of the whole file.
+    pub file_len: u64,
+    /// Sealed files only: how the key was made (as stored; not checked against the bounds).
+    pub kdf: Option<KdfInfo>,
+}
+
+/// Step 3, first half: the realm in the file equals the realm being loaded.
+pub(crate) fn check_realm(found: &str, expected: Option<&str>) -> Result<(), Error> {
+    match expected {
+        Some(expected) if expected != found => Err(Error::RealmMismatch {
+            found: found.to_string(),
+            expected: expected.to_string(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Step 3, second half: the realm's policy allows a plaintext format.
+fn check_plaintext_allowed(policy: &ReadPolicy<'_>, format: Format) -> Result<(), Error> {
+    if policy.require_encryption {
+        return Err(Error::PolicyViolation {
+            what: format!(
+                "the realm requires encryption but this is a plaintext {} file; convert it with \
+                 `knownpeers convert --to sealed`",
+                format.as_str()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The error of a codec's `decode` handed a file of another format.
+pub(crate) fn wrong_codec(found: Format, codec: CodecKind) -> Error {
+    Error::Unsupported {
+        what: format!(
+            "this is a {} file, not a {} one; read it with the {} codec",
+            found.as_str(),
+            codec.as_str(),
+            found.as_str()
+        ),
+    }
+}
+
+/// Reads a whole file of any format under `policy`, with the checks of FORMAT.md in its order:
+/// the file size; the format ([`detect`]); for a binary frame magic, version, codec, flags and
+/// length, then the header CRC; the realm, then the policy; for a sealed file the KDF bounds,
+/// the key (missing, then the key check), the AEAD; for msgpack the body CRC; the body.
+pub fn read(bytes: &[u8], policy: &ReadPolicy<'_>) -> Result<Decoded, Error> {
+    crate::entry::check_file_size(bytes.len() as u64)?;
+    let format = detect(bytes)?;
+    let file = match format {
+        Format::Json => {
+            let head = json::parse_head(bytes)?;
+            check_realm(&head.realm, policy.realm)?;
+            check_plaintext_allowed(policy, format)?;
+            PeerFile {
+                entries: json::parse_entries(bytes)?,
+                realm: head.realm,
+                saved_at: head.saved_at,
+            }
+        }
+        Format::Legacy => {
+            // A legacy file names no realm: it is accepted into the realm being loaded.
+            let realm = policy.realm.ok_or(Error::RealmRequired)?;
+            check_plaintext_allowed(policy, format)?;
+            PeerFile {
+                realm: realm.to_string(),
+                saved_at: policy.legacy_mtime,
+                entries: legacy::parse(bytes, policy.legacy_mtime)?,
+            }
+        }
+        Format::Msgpack | Format::Sealed => {
+            let header = frame::parse(bytes)?;
+            check_realm(header.realm, policy.realm)?;
+            let entries = match header.codec {
+                FrameCodec::Msgpack => {
+                    check_plaintext_allowed(policy, format)?;
+                    msgpack::decode_body(bytes, &header)?
+                }
+                FrameCodec::Sealed => {
+                    let fields = header
+                        .sealed
+                        .as_ref()
+                        .expect("frame::parse fills the sealed block of a sealed header");
+                    // Step 4 needs no key, so a KDF bomb is refused even without one.
+                    sealed::file_kdf(fields)?;
+                    let codec = policy.sealed.ok_or(Error::MissingKey)?;
+                    codec.open(bytes, &header)?
+                }
+            };
+            PeerFile {
+                realm: header.realm.to_owned(),
+                saved_at: header.saved_at,
+                entries,
+            }
+        }
+    };
+    Ok(Decoded { format, file })
+}
+
+/// The header of any file, without a key (for `knownpeers inspect`); checks what can be checked
+/// without a key (magic, version, header CRC, lengths).
+pub fn inspect(bytes: &[u8]) -> Result<Header, Error> {
+    crate::entry::check_file_size(bytes.len() as u64)?;
+    let format = detect(bytes)?;
+    let file_len = bytes.len() as u64;
+    match format {
+        Format::Json => {
+            let head = json::parse_head(bytes)?;
+            let entry_count = head.entry_count.ok_or_else(|| {
+                Error::corrupt("JSON envelope: `entries` is missing or not an array")
+            })?;
+            Ok(Header {
+                format,
+                version: u64::from(crate::FORMAT_VERSION),
+                realm: Some(head.realm),
+                saved_at: Some(head.saved_at),
+                entry_count,
+                file_len,
+                kdf: None,
+            })
+        }
+        Format::Legacy => Ok(Header {
+            format,
+            version: 0,
+            realm: None,
+            saved_at: None,
+            entry_count: legacy::count(bytes)?,
+            file_len,
+            kdf: None,
+        }),
+        Format::Msgpack | Format::Sealed => {
+            let header = frame::parse(bytes)?;
+            let kdf = match &header.sealed {
+                None => None,
+                Some(f) => Some(match f.kdf {
+                    KDF_RAW => KdfInfo::KeyFile,
+                    KDF_ARGON2ID => KdfInfo::Argon2id(KdfParams {
+                        m_cost_kib: f.m_cost,
+                        t_cost: f.t_cost,
+                        p_cost: f.p_cost,
+                    }),
+                    other => {
+                        return Err(Error::Unsupported {
+                            what: format!(
+                                "kdf byte {other} (this reader knows 0 = key file, 1 = Argon2id)"
+                            ),
+                        })
+                    }
+                }),
+            };
+            Ok(Header {
+                format,
+                version: u64::from(crate::FORMAT_VERSION),
+                realm: Some(header.realm.to_owned()),
+                saved_at: Some(header.saved_at),
+                entry_count: u64::from(header.entry_count),
+                file_len,
+                kdf,
+            })
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! The sealed codec: a binary frame whose MessagePack body is XChaCha20-Poly1305-sealed under a
+//! key derived from a key file or a passphrase (FORMAT.md "Sealed codec"). Owns reader steps 4
+//! to 6 and the per-process key cache; must never let key material reach `Debug`, an error or
+//! an unzeroized buffer it controls.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use zeroize::{Zeroize as _, Zeroizing};
+
+use crate::entry::{check_entry_count, check_file_size, check_realm_len};
+use crate::frame::{self, FrameCodec, FrameHeader, SealedFields, KDF_ARGON2ID, KDF_RAW, TAG_LEN};
+use crate::primitives::{self, NONCE_LEN};
+use crate::{
+    body, read, Codec, CodecKind, EntrySource, Error, KdfParams, Key, PeerEntry, PeerFile,
+    SecretString,
+};
+
+/// The sealed frame codec. Holds the realm's key source; for a passphrase it derives the master
+/// key once per process and reuses it (and its salt) for every save, drawing a fresh nonce each
+/// time. `Debug` shows the key source kind only.
+///
+/// When it decodes a file sealed under its own passphrase with its own KDF parameters, it
+/// keeps that file's salt and master key for later saves (if it has none yet), so that a
+/// load followed by saves runs Argon2id once per process.
+pub struct SealedCodec {
+    secret: Secret,
+    kdf_runs: AtomicU64,
+}
+
+enum Secret {
+    /// `kdf` = 0: the master key is the key file's 32 bytes.
+    Raw(Key),
+    /// `kdf` = 1: the master key is Argon2id of the passphrase.
+    Passphrase {
+        passphrase: SecretString,
+        /// The writer's parameters (the realm's policy), never a file's.
+        params: KdfParams,
+        /// The master key and salt every save uses, derived (or adopted) at most once.
+        cache: Mutex<Option<Derived>>,
+    },
+}
+
+/// A derived master key with the salt it was derived with (under the codec's own params).
+struct Derived {
+    salt: [u8; 16],
+    master: Key,
+}
+
+impl std::fmt::Debug for SealedCodec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("SealedCodec");
+        match &self.secret {
+            Secret::Raw(_) => d.field("key", &"key file"),
+            Secret::Passphrase { params, .. } => d.field("key", &"passphrase").field("kdf", params),
+        };
+        d.field("kdf_runs", &self.kdf_runs()).finish()
+    }
+}
+
+/// The cache holds no invariant a panic could break half-way (it is replaced whole), so a
+/// poisoned lock is still safe to use.
+fn lock(cache: &Mutex<Option<Derived>>) -> MutexGuard<'_, Option<Derived>> {
+    cache.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl SealedCodec {
+    /// A codec sealing under a raw key (FORMAT.md `kdf` = 0).
+    pub fn with_key(key: Key) -> SealedCodec {
+        SealedCodec {
+            secret: Secret::Raw(key),
+            kdf_runs: AtomicU64::new(0),
+        }
+    }
+
+    /// A codec sealing under Argon2id of `passphrase` with `params` (checked against the
+    /// writer's minimum; `kdf` = 1). No derivation happens until the first encode or decode.
+    pub fn with_passphrase(
+        passphrase: SecretString,
+        params: KdfParams,
+    ) -> Result<SealedCodec, Error> {
+        params.check_writer_minimum()?;
+        Ok(SealedCodec::passphrase_unchecked(passphrase, params))
+    }
+
+    /// A passphrase codec for reading: it opens a file sealed with any parameters within
+    /// FORMAT.md's reader bounds, and would write with [`KdfParams::DEFAULT`].
+    pub fn reader_with_passphrase(passphrase: SecretString) -> SealedCodec {
+        SealedCodec::passphrase_unchecked(passphrase, KdfParams::DEFAULT)
+    }
+
+    fn passphrase_unchecked(passphrase: SecretString, params: KdfParams) -> SealedCodec {
+        SealedCodec {
+            secret: Secret::Passphrase {
+                passphrase,
+                params,
+                cache: Mutex::new(None),
+            },
+            kdf_runs: AtomicU64::new(0),
+        }
+    }
+
+    /// How many times this codec has run Argon2id (for tests and benchmarks).
+    pub fn kdf_runs(&self) -> u64 {
+        self.kdf_runs.load(Ordering::Relaxed)
+    }
+
+    /// The Argon2id parameters this codec writes with; `None` for a key-file key.
+    pub fn kdf_params(&self) -> Option<KdfParams> {
+        match &self.secret {
+            Secret::Raw(_) => None,
+            Secret::Passphrase { params, .. } => Some(*params),
+        }
+    }
+
+    fn derive(
+        &self,
+        passphrase: &SecretString,
+        salt: &[u8; 16],
+        params: &KdfParams,
+    ) -> Result<Key, Error> {
+        // Bounds were checked by the caller (reader step 4 or the constructor); derive checks
+        // them again before any work.
+        self.kdf_runs.fetch_add(1, Ordering::Relaxed);
+        Ok(knownpeers_keys::derive_argon2id(passphrase, salt, params)?)
+    }
+
+    /// The sealed header block and `enc_key` for one save under `nonce`.
+    fn seal_material(&self, nonce: &[u8; NONCE_LEN]) -> Result<(SealedFields, Key), Error> {
+        match &self.secret {
+            Secret::Raw(master) => Ok((
+                SealedFields {
+                    kdf: KDF_RAW,
+                    m_cost: 0,
+                    t_cost: 0,
+                    p_cost: 0,
+                    salt: [0; 16],
+                    nonce: *nonce,
+                    key_check: primitives::key_check(master, nonce),
+                },
+                primitives::enc_key(master),
+            )),
+            Secret::Passphrase {
+                passphrase,
+                params,
+                cache,
+            } => {
+                // Held across Argon2id on purpose: concurrent first saves derive once.
+                let mut guard = lock(cache);
+                if guard.is_none() {
+                    let salt = knownpeers_keys::random_salt()?;
+                    let master = self.derive(passphrase, &salt, params)?;
+                    *guard = Some(Derived { salt, master });
+                }
+                let derived = guard.as_ref().expect("filled just above");
+                Ok((
+                    SealedFields {
+                        kdf: KDF_ARGON2ID,
+                        m_cost: params.m_cost_kib,
+                        t_cost: params.t_cost,
+                        p_cost: params.p_cost,
+                        salt: derived.salt,
+                        nonce: *nonce,
+                        key_check: primitives::key_check(&derived.master, nonce),
+                    },
+                    primitives::enc_key(&derived.master),
+                ))
+            }
+        }
+    }
+
+    /// Reader steps 4 to 7 for a header that passed steps 1 to 3.
+    pub(crate) fn open(
+        &self,
+        bytes: &[u8],
+        header: &FrameHeader<'_>,
+    ) -> Result<Vec<PeerEntry>, Error> {
+        let f = header
+            .sealed
+            .as_ref()
+            .expect("frame::parse fills the sealed block of a sealed header");
+
+        // Step 4: the KDF byte and bounds, before any key work.
+        let file_params = file_kdf(f)?;
+
+        // Step 5: the master key, then the key check.
+        let mut adopt = None;
+        let (enc_key, check) = match (&self.secret, file_params) {
+            (Secret::Raw(master), None) => (
+                primitives::enc_key(master),
+                primitives::key_check(master, &f.nonce),
+            ),
+            (Secret::Raw(_), Some(_)) => {
+                return Err(Error::KeyKindMismatch {
+                    file: "a passphrase",
+                    given: "a key file",
+                })
+            }
+            (Secret::Passphrase { .. }, None) => {
+                return Err(Error::KeyKindMismatch {
+                    file: "a key file",
+                    given: "a passphrase",
+                })
+            }
+            (
+                Secret::Passphrase {
+                    passphrase,
+                    params,
+                    cache,
+                },
+                Some(fp),
+            ) => {
+                let guard = lock(cache);
+                match guard.as_ref() {
+                    Some(d) if d.salt == f.salt && *params == fp => (
+                        primitives::enc_key(&d.master),
+                        primitives::key_check(&d.master, &f.nonce),
+                    ),
+                    _ => {
+                        drop(guard);
+                        let master = self.derive(passphrase, &f.salt, &fp)?;
+                        let keys = (
+                            primitives::enc_key(&master),
+                            primitives::key_check(&master, &f.nonce),
+                        );
+                        if *params == fp {
+                            adopt = Some(master);
+                        }
+                        keys
+                    }
+                }
+            }
+        };
+        if !primitives::key_check_matches(&check, &f.key_check) {
+            return Err(Error::WrongKey);
+        }
+
+        // Step 6: the AEAD, with the whole header (header_crc included) as associated data.
+        let body = header.body(bytes);
+        let (ciphertext, tag) = body.split_at(body.len() - TAG_LEN);
+        let tag: [u8; TAG_LEN] = tag.try_into().expect("a 16-byte tag");
+        // The one copy of the body; it holds plaintext after decryption, so it zeroizes itself.
+        let mut plain = Zeroizing::new(ciphertext.to_vec());
+        primitives::open_in_place(
+            &enc_key,
+            &f.nonce,
+            &bytes[..header.header_len],
+            &mut plain,
+            &tag,
+        )?;
+
+        if let (Some(master), Secret::Passphrase { cache, .. }) = (adopt, &self.secret) {
+            let mut guard = lock(cache);
+            if guard.is_none() {
+                *guard = Some(Derived {
+                    salt: f.salt,
+                    master,
+                });
+            }
+        }
+
+        // Step 7: the body.
+        body::decode(&plain, header.entry_count)
+    }
+}
+
+/// Step 4 of the reader order: `None` for a raw key, the bounded Argon2id parameters for a
+/// passphrase. An unknown `kdf` byte is unsupported (a later version may add a KDF); a raw-key
+/// header with nonzero KDF fields is corrupt, because no writer produces one.
+pub(crate) fn file_kdf(f: &SealedFields) -> Result<Option<KdfParams>, Error> {
+    match f.kdf {
+        KDF_RAW => {
+            if f.m_cost != 0 || f.t_cost != 0 || f.p_cost != 0 || f.salt != [0; 16] {
+                return Err(Error::corrupt(
+                    "a key-file sealed header with nonzero Argon2id parameters or salt",
+                ));
+            }
+            Ok(None)
+        }
+        KDF_ARGON2ID => {
+            let params = KdfParams {
+                m_cost_kib: f.m_cost,
+                t_cost: f.t_cost,
+                p_cost: f.p_cost,
+            };
+            params.check_bounds()?;
+            Ok(Some(params))
+        }
+        other => Err(Error::Unsupported {
+            what: format!("kdf byte {other} (this reader knows 0 = key file, 1 = Argon2id)"),
+        }),
+    }
+}
+
+impl Codec for SealedCodec {
+    fn kind(&self) -> CodecKind {
+        CodecKind::Sealed
+    }
+
+    fn encode_into(
+        &self,
+        realm: &str,
+        saved_at: u64,
+        entries: &dyn EntrySource,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        out.clear();
+        check_realm_len(realm)?;
+        let count = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+        check_entry_count(u64::from(count))?;
+        let nonce = primitives::random_nonce()?;
+        let (fields, enc_key) = self.seal_material(&nonce)?;
+        // One allocation for a typical file, so that growing `out` rarely leaves a copy of the
+        // plaintext behind in freed memory.
+        out.reserve(
+            frame::header_len(FrameCodec::Sealed, realm.len()) + 64 * entries.len() + TAG_LEN,
+        );
+        frame::write_header(out, realm, saved_at, count, Some(&fields));
+        let h = out.len();
+        if let Err(e) = body::encode(entries, out) {
+            out.zeroize();
+            return Err(e);
+        }
+        let body_len = (out.len() - h + TAG_LEN) as u64;
+        frame::finish_header(out, h, body_len);
+        // Sealed in place: the plaintext body is encrypted where it was encoded.
+        let (head, body) = out.split_at_mut(h);
+        match primitives::seal_in_place(&enc_key, &nonce, head, body) {
+            Ok(tag) => out.extend_from_slice(&tag),
+            Err(e) => {
+                out.zeroize();
+                return Err(e);
+            }
+        }
+        check_file_size(out.len() as u64).inspect_err(|_| out.clear())
+    }
+
+    fn decode(&self, bytes: &[u8], realm: Option<&str>) -> Result<PeerFile, Error> {
+        match crate::detect(bytes)? {
+            crate::Format::Sealed => {}
+            other => return Err(read::wrong_codec(other, CodecKind::Sealed)),
+        }
+        let header = frame::parse(bytes)?;
+        read::check_realm(header.realm, realm)?;
+        let entries = self.open(bytes, &header)?;
+        Ok(PeerFile {
+            realm: header.realm.to_owned(),
+            saved_at: header.saved_at,
+            entries,
+        })
+    }
+}

@@ -1,0 +1,192 @@
+//! One test per row of `tests/vectors/cases.json` (FORMAT.md's vectors, written by an
+//! independent implementation), read through the library, asserting the entries or the error
+//! kind. Must not read /work/shared: the vectors are copied into the repository.
+
+use std::path::{Path, PathBuf};
+
+use knownpeers_codecs::{read, ErrorKind, PeerEntry, ReadPolicy, SealedCodec};
+use knownpeers_keys::SecretString;
+
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors");
+
+/// The mtime passed for the legacy vector's null `last_success_epoch`.
+const LEGACY_MTIME: u64 = 1_764_000_123;
+
+/// One row of cases.json.
+#[derive(serde::Deserialize)]
+struct Case {
+    file: String,
+    expect: String,
+    realm: String,
+    #[serde(default)]
+    key_file: Option<String>,
+    #[serde(default)]
+    passphrase: Option<String>,
+    #[serde(default)]
+    entries: Option<Vec<serde_json::Value>>,
+}
+
+fn cases() -> Vec<Case> {
+    let text = std::fs::read(Path::new(VECTORS).join("cases.json")).expect("cases.json");
+    serde_json::from_slice(&text).expect("cases.json parses")
+}
+
+/// Git does not keep modes: copy the key file into a temp dir with mode 0600.
+fn private_copy(dir: &Path, name: &str) -> PathBuf {
+    let to = dir.join(name);
+    std::fs::copy(Path::new(VECTORS).join(name), &to).expect("copy key file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+    to
+}
+
+fn expected_entries(values: &[serde_json::Value]) -> Vec<PeerEntry> {
+    values
+        .iter()
+        .map(|v| {
+            let mut v = v.clone();
+            if v["last_seen"] == "mtime" {
+                v["last_seen"] = LEGACY_MTIME.into();
+            }
+            serde_json::from_value(v).expect("an entry of cases.json")
+        })
+        .collect()
+}
+
+fn kind_of(expect: &str) -> ErrorKind {
+    match expect {
+        "wrong_key" => ErrorKind::WrongKey,
+        "corrupt" => ErrorKind::Corrupt,
+        "realm_mismatch" => ErrorKind::RealmMismatch,
+        "unsupported" => ErrorKind::Unsupported,
+        "bounds" => ErrorKind::LimitExceeded,
+        "not_peer_file" => ErrorKind::NotPeerFile,
+        other => panic!("unknown expectation {other}"),
+    }
+}
+
+/// Runs case `index` of cases.json (checking first that it is the file we think it is).
+fn check(index: usize, file: &str, expect: &str) {
+    let case = &cases()[index];
+    assert_eq!((case.file.as_str(), case.expect.as_str()), (file, expect));
+    let dir = tempfile::tempdir().expect("temp dir");
+    let codec = if let Some(name) = &case.key_file {
+        let key = knownpeers_keys::read_key_file(&private_copy(dir.path(), name)).expect("key");
+        Some(SealedCodec::with_key(key))
+    } else {
+        case.passphrase
+            .as_deref()
+            .map(|p| SealedCodec::reader_with_passphrase(SecretString::from(p)))
+    };
+    let bytes = std::fs::read(Path::new(VECTORS).join(&case.file)).expect("vector file");
+    let policy = ReadPolicy {
+        realm: Some(&case.realm),
+        require_encryption: false,
+        sealed: codec.as_ref(),
+        legacy_mtime: LEGACY_MTIME,
+    };
+    let result = read(&bytes, &policy);
+    match case.expect.as_str() {
+        "ok" => {
+            let decoded = result.unwrap_or_else(|e| panic!("{file}: {e}"));
+            let want = expected_entries(case.entries.as_deref().expect("entries for ok"));
+            assert_eq!(decoded.file.entries, want, "{file}");
+            assert_eq!(decoded.file.realm, case.realm);
+            if !file.starts_with("legacy") {
+                assert_eq!(decoded.file.saved_at, 1_764_000_000);
+            }
+        }
+        other => {
+            let err = result.expect_err(file);
+            assert_eq!(err.kind(), kind_of(other), "{file}: {err}");
+        }
+    }
+    if case.expect == "bounds" {
+        assert_eq!(codec.expect("a passphrase case").kdf_runs(), 0);
+    }
+}
+
+#[test]
+fn every_case_has_a_test() {
+    assert_eq!(cases().len(), 19);
+}
+
+#[test]
+fn case_00_json_basic() {
+    check(0, "json-basic.json", "ok");
+}
+#[test]
+fn case_01_json_empty() {
+    check(1, "json-empty.json", "ok");
+}
+#[test]
+fn case_02_msgpack_basic() {
+    check(2, "msgpack-basic.kp", "ok");
+}
+#[test]
+fn case_03_sealed_keyfile() {
+    check(3, "sealed-keyfile.kp", "ok");
+}
+#[test]
+fn case_04_sealed_passphrase() {
+    check(4, "sealed-passphrase.kp", "ok");
+}
+#[test]
+fn case_05_legacy_thenodes() {
+    check(5, "legacy-thenodes.json", "ok");
+}
+#[test]
+fn case_06_sealed_keyfile_other_key() {
+    check(6, "sealed-keyfile.kp", "wrong_key");
+}
+#[test]
+fn case_07_sealed_passphrase_wrong() {
+    check(7, "sealed-passphrase.kp", "wrong_key");
+}
+#[test]
+fn case_08_json_realm_mismatch() {
+    check(8, "json-basic.json", "realm_mismatch");
+}
+#[test]
+fn case_09_msgpack_realm_mismatch() {
+    check(9, "msgpack-basic.kp", "realm_mismatch");
+}
+#[test]
+fn case_10_sealed_tampered_realm() {
+    check(10, "sealed-tampered-realm.kp", "corrupt");
+}
+#[test]
+fn case_11_sealed_flipped_body() {
+    check(11, "sealed-flipped-body.kp", "corrupt");
+}
+#[test]
+fn case_12_msgpack_bad_body_crc() {
+    check(12, "msgpack-bad-body-crc.kp", "corrupt");
+}
+#[test]
+fn case_13_msgpack_bad_header_crc() {
+    check(13, "msgpack-bad-header-crc.kp", "corrupt");
+}
+#[test]
+fn case_14_msgpack_truncated() {
+    check(14, "msgpack-truncated.kp", "corrupt");
+}
+#[test]
+fn case_15_msgpack_future_version() {
+    check(15, "msgpack-future-version.kp", "unsupported");
+}
+#[test]
+fn case_16_json_future_version() {
+    check(16, "json-future-version.json", "unsupported");
+}
+#[test]
+fn case_17_sealed_kdf_bomb() {
+    check(17, "sealed-kdf-bomb.kp", "bounds");
+}
+#[test]
+fn case_18_not_a_peer_file() {
+    check(18, "not-a-peer-file.bin", "not_peer_file");
+}
