@@ -23,8 +23,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Longest wait to write one frame on an established link.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often a node checks whether it needs more links.
+/// How often a node checks whether it needs more links, at the latest.
 const DIAL_TICK: Duration = Duration::from_millis(50);
+/// The shortest gap between two dial rounds of one node: a round also starts as soon as a dial
+/// ends or a link drops, and this bounds how often that can happen.
+const DIAL_MIN_GAP: Duration = Duration::from_millis(5);
 /// How often a link asks the other end for its peers (plus up to half of it as jitter).
 const GOSSIP_INTERVAL: Duration = Duration::from_secs(4);
 /// How long a peer that answered "full" is left alone. Not a dial failure: the peer is alive and
@@ -109,6 +112,7 @@ impl Node {
             book: Mutex::new(Book::default()),
             link_count: AtomicUsize::new(0),
             next_conn: AtomicU64::new(1),
+            wake: Notify::new(),
             rng: AtomicU64::new(seed),
             shared,
             shutdown: shutdown_rx,
@@ -192,6 +196,8 @@ struct NodeState {
     /// Mirror of `book.links.len()`, readable without the lock.
     link_count: AtomicUsize,
     next_conn: AtomicU64,
+    /// Wakes the dialer early: a dial ended or a link dropped.
+    wake: Notify,
     /// SplitMix64 state for jitter and target choice (not security relevant).
     rng: AtomicU64,
     shared: Arc<Shared>,
@@ -283,6 +289,7 @@ impl NodeState {
         if book.links.get(peer_id).map(|l| l.conn_id) == Some(conn_id) {
             book.links.remove(peer_id);
             self.link_count.store(book.links.len(), Ordering::SeqCst);
+            self.wake.notify_one();
         }
     }
 
@@ -467,6 +474,7 @@ struct PendingGuard {
 impl Drop for PendingGuard {
     fn drop(&mut self) {
         self.state.book().pending.remove(&self.addr);
+        self.state.wake.notify_one();
     }
 }
 
@@ -658,7 +666,9 @@ async fn maintain(state: Arc<NodeState>) {
         tokio::select! {
             _ = stopped(&mut shutdown) => break,
             _ = tokio::time::sleep(DIAL_TICK) => {}
+            _ = state.wake.notified() => {}
         }
+        tokio::time::sleep(DIAL_MIN_GAP).await;
     }
 }
 
@@ -715,6 +725,7 @@ mod tests {
             book: Mutex::new(Book::default()),
             link_count: AtomicUsize::new(0),
             next_conn: AtomicU64::new(1),
+            wake: Notify::new(),
             rng: AtomicU64::new(1),
             shared: Arc::new(Shared::new(1)),
             shutdown,
