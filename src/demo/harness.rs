@@ -239,8 +239,20 @@ async fn close_nodes(nodes: Vec<(String, Node)>) -> Result<(), DemoError> {
 /// Runs every phase; closes whatever still runs at the end, whatever happened.
 pub(crate) async fn run(plan: Plan) -> Result<DemoReport, DemoError> {
     let (stop_tx, mut stop) = watch::channel(false);
+    // Polled once here, so the handler is in place before the first node starts: a Ctrl-C
+    // from then on always ends in the clean stop below, never in the default abrupt exit.
+    let mut ctrl_c_signal = Box::pin(tokio::signal::ctrl_c());
+    let early = tokio::select! {
+        biased;
+        r = &mut ctrl_c_signal => Some(r),
+        () = std::future::ready(()) => None,
+    };
     let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        let received = match early {
+            Some(r) => r,
+            None => ctrl_c_signal.await,
+        };
+        if received.is_ok() {
             let _ = stop_tx.send(true);
         }
     });
@@ -259,6 +271,7 @@ pub(crate) async fn run(plan: Plan) -> Result<DemoReport, DemoError> {
         },
         isolation: None,
         interrupted: false,
+        saved_on_stop: Vec::new(),
     };
     let mut net = Network::default();
     let outcome = phases(&plan, &mut net, &mut report, &mut stop).await;
@@ -268,6 +281,15 @@ pub(crate) async fn run(plan: Plan) -> Result<DemoReport, DemoError> {
         Ok(()) => closed.map(|()| report),
         Err(Halt::Interrupted) => {
             report.interrupted = true;
+            let on_disk = |realm: &RealmPlan, n: usize| {
+                (0..n)
+                    .filter_map(|i| realm.file_info(&plan.data_dir, i))
+                    .collect::<Vec<_>>()
+            };
+            report.saved_on_stop = vec![
+                on_disk(&plan.main, plan.nodes),
+                on_disk(&plan.other, plan.other_nodes),
+            ];
             closed.map(|()| report)
         }
         Err(Halt::Error(e)) => Err(e),
@@ -397,16 +419,33 @@ async fn wait_degree(
         bar.set_style(style.progress_chars("=> "));
     }
     bar.set_prefix(label.to_owned());
+    // Without a terminal the bar is hidden; one plain line per phase start and end instead
+    // (for logs, and for tests that act on a phase having started).
+    let plain = bar.is_hidden();
+    if plain {
+        eprintln!("{label}: started, {} nodes", nodes.len());
+    }
+    let done = |at: usize, elapsed: Duration| {
+        if plain {
+            eprintln!(
+                "{label}: {at}/{} nodes at degree {degree} after {:.2} s",
+                nodes.len(),
+                elapsed.as_secs_f64()
+            );
+        }
+    };
     loop {
         let at = nodes.iter().filter(|(_, n)| n.links() >= degree).count();
         bar.set_position(at as u64);
         let elapsed = started.elapsed();
         if at == nodes.len() {
             bar.finish();
+            done(at, elapsed);
             return Ok((elapsed, at, true));
         }
         if elapsed >= bound {
             bar.abandon();
+            done(at, elapsed);
             return Ok((elapsed, at, false));
         }
         tokio::select! {

@@ -208,6 +208,8 @@ pub struct DemoReport {
     pub isolation: Option<IsolationReport>,
     /// Stopped by Ctrl-C (running nodes were closed with a final save).
     pub interrupted: bool,
+    /// After Ctrl-C: the files on disk once every node was closed, one list per realm.
+    pub saved_on_stop: Vec<Vec<FileInfo>>,
 }
 
 impl DemoReport {
@@ -246,9 +248,9 @@ fn codec_name(c: CodecKind) -> &'static str {
     }
 }
 
-fn files_cell(files: &[FileInfo]) -> String {
+fn files_cell(files: &[FileInfo], none: &str) -> String {
     let Some(first) = files.first() else {
-        return "none (persistence off)".to_owned();
+        return none.to_owned();
     };
     let bytes: u64 = files.iter().map(|f| f.bytes).sum();
     let max = files.iter().map(|f| f.bytes).max().unwrap_or(0);
@@ -301,10 +303,11 @@ impl fmt::Display for DemoReport {
                 p.phase.label().into(),
                 time,
                 format!("{}/{}", p.at_degree, p.nodes),
-                files_cell(&p.files),
+                files_cell(&p.files, "none (persistence off)"),
             ]);
         }
-        if !self.other.files.is_empty() || self.other.nodes > 0 {
+        // The other realm is measured when it closes, after phase 2.
+        if self.phase(Phase::RestartFromFiles).is_some() {
             rows.push([
                 format!(
                     "  other realm {} (degree {})",
@@ -312,7 +315,7 @@ impl fmt::Display for DemoReport {
                 ),
                 "-".into(),
                 format!("{}/{}", self.other.at_degree, self.other.nodes),
-                files_cell(&self.other.files),
+                files_cell(&self.other.files, "-"),
             ]);
         }
         let widths: Vec<usize> = (0..4)
@@ -332,6 +335,23 @@ impl fmt::Display for DemoReport {
             )?;
         }
         writeln!(f)?;
+        if self.interrupted {
+            let saved: Vec<String> = self
+                .saved_on_stop
+                .iter()
+                .filter(|files| !files.is_empty())
+                .map(|files| format!("{} ({})", files_cell(files, ""), files[0].realm))
+                .collect();
+            writeln!(
+                f,
+                "stopped by Ctrl-C; after the final save: {}",
+                if saved.is_empty() {
+                    "no files".to_owned()
+                } else {
+                    saved.join("; ")
+                }
+            )?;
+        }
         match &self.isolation {
             Some(i) => writeln!(
                 f,
