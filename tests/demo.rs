@@ -20,7 +20,7 @@ fn small(dir: &Path, codec: &str, nodes: usize, degree: usize) -> DemoArgs {
         codec: codec.to_owned(),
         other_nodes: 3,
         timeout_secs: 60,
-        control_wait_secs: 2,
+        control_wait_secs: 1,
     }
 }
 
@@ -107,6 +107,11 @@ fn json_demo_reconnects_from_files_and_keeps_realms_apart() {
 #[test]
 fn sealed_demo_reconnects_from_files() {
     check("sealed", CodecKind::Sealed, 5, 2);
+}
+
+#[test]
+fn msgpack_demo_reconnects_from_files() {
+    check("msgpack", CodecKind::Msgpack, 7, 4);
 }
 
 #[test]

@@ -7,6 +7,24 @@
 //! alone; and the same restart with persistence disabled, as the control. This module owns the
 //! arguments, the report and its table; `harness` runs the phases, `node` the nodes, `protocol`
 //! the wire format. It must not send traffic anywhere but loopback.
+//!
+//! How the network behaves (choices the issue left open):
+//! - Node 0 of the main realm is the bootstrap node; every other node seeds its address as
+//!   Bootstrap at every start (also in phases 2 and 3, where it is down, as a real config would).
+//! - A node keeps `degree` links (distinct peers, inbound and outbound) and accepts up to
+//!   `2 * degree`; past that it answers HELLO with `full` and one PEER_LIST, then closes. When
+//!   two nodes dial each other at once, both keep the link dialed by the smaller node id.
+//! - Connected is observed by an acceptor for every same-realm HELLO (with the listen address
+//!   the HELLO gives, on the connecting host), and by a dialer for the links it keeps (with the
+//!   address it dialed). A dialer does not record a `full` peer as Connected (it would then be
+//!   its first dial candidate again) and leaves it alone for two seconds instead.
+//! - Restarted nodes bind the ports the harness remembers from phase 1 (one process); a port
+//!   taken in between fails the run with an error naming the node and the port.
+//! - A cold start removes the previous run's `peers-*` files from the data directory; the key
+//!   files (`key-other.key`, and `key-main.key` with `--codec sealed`) are kept and reused.
+//! - The other realm's nodes send a cross-realm HELLO followed at once by an unasked PEER_LIST
+//!   to main-realm nodes, in the background and in one full round after phases 1 and 2; a main
+//!   node refuses it and reads nothing more from that connection.
 
 use std::fmt;
 use std::io::Write;
