@@ -30,6 +30,9 @@ const DIAL_TICK: Duration = Duration::from_millis(50);
 const DIAL_MIN_GAP: Duration = Duration::from_millis(5);
 /// How often a link asks the other end for its peers (plus up to half of it as jitter).
 const GOSSIP_INTERVAL: Duration = Duration::from_secs(4);
+/// How often it asks while its node is still short of links, so a node that linked before the
+/// others were known learns of them without waiting for the slow interval.
+const HUNGRY_GOSSIP_INTERVAL: Duration = Duration::from_millis(250);
 /// How long a peer that answered "full" is left alone. Not a dial failure: the peer is alive and
 /// in our realm, so the store's backoff (for unreachable peers) is the wrong tool.
 const FULL_COOLDOWN: Duration = Duration::from_secs(2);
@@ -393,15 +396,23 @@ impl NodeState {
         let mut shutdown = self.shutdown.clone();
         let jitter =
             Duration::from_millis(self.random() % (GOSSIP_INTERVAL.as_millis() as u64 / 2));
-        let mut tick = tokio::time::interval(GOSSIP_INTERVAL + jitter);
+        let every = GOSSIP_INTERVAL + jitter;
+        let mut tick = tokio::time::interval(HUNGRY_GOSSIP_INTERVAL);
+        let mut last_request: Option<Instant> = None;
         let (mut rd, mut wr) = stream.split();
         loop {
             tokio::select! {
                 _ = stopped(&mut shutdown) => break,
                 _ = close.notified() => break,
                 _ = tick.tick() => {
-                    if !send(&mut wr, &Message::PeerRequest).await {
-                        break;
+                    // The first tick fires at once: every link starts with a PEER_REQUEST.
+                    let hungry = self.link_count.load(Ordering::SeqCst) < self.spec.degree;
+                    let due = last_request.is_none_or(|t| hungry || t.elapsed() >= every);
+                    if due {
+                        if !send(&mut wr, &Message::PeerRequest).await {
+                            break;
+                        }
+                        last_request = Some(Instant::now());
                     }
                 }
                 msg = reader.next(&mut rd) => match msg {
