@@ -879,6 +879,14 @@ fn inspect_reads_headers_without_a_key() {
             0,
             &["codec:    legacy", "entries:  3"],
         ),
+        (
+            "sealed-kdf-bomb.kp",
+            0,
+            &[
+                "kdf:      argon2id v1.3, m_cost 4194304 KiB, t_cost 1, p_cost 1 (outside \
+               FORMAT.md's reader bounds: every reader refuses this file)",
+            ],
+        ),
         ("msgpack-bad-header-crc.kp", 3, &[]),
         ("msgpack-truncated.kp", 3, &[]),
         ("msgpack-future-version.kp", 6, &[]),
@@ -908,4 +916,68 @@ fn inspect_reads_headers_without_a_key() {
     assert_eq!(header["saved_at"], 1_764_000_000u64);
     assert_eq!(header["entry_count"], 3);
     assert_eq!(header["kdf"]["m_cost_kib"], 1024);
+}
+
+#[test]
+fn missing_or_malformed_key_material_exits_4() {
+    let dir = TempDir::new().expect("temp dir");
+    let empty_pass = dir.path().join("empty.txt");
+    std::fs::write(&empty_pass, "").expect("write");
+    let malformed = dir.path().join("malformed.key");
+    std::fs::write(&malformed, "knownpeers-key-v1\nnot hex\n").expect("write");
+    std::fs::set_permissions(&malformed, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let missing = dir.path().join("missing.key");
+    let sealed_pass = vector("sealed-passphrase.kp");
+    let sealed_key = vector("sealed-keyfile.kp");
+    // (args, env passphrase or none, exit code, a word the line must contain)
+    let cases: Vec<(Vec<OsString>, Option<&str>, i32, &str)> = vec![
+        (
+            argv(&[&"verify", &sealed_pass, &"--passphrase-env", &PASS_VAR]),
+            None,
+            4,
+            PASS_VAR,
+        ),
+        (
+            argv(&[&"verify", &sealed_pass, &"--passphrase-env", &PASS_VAR]),
+            Some(""),
+            4,
+            PASS_VAR,
+        ),
+        (
+            argv(&[&"verify", &sealed_pass, &"--passphrase-file", &empty_pass]),
+            None,
+            4,
+            "empty",
+        ),
+        (
+            argv(&[&"verify", &sealed_key, &"--key-file", &malformed]),
+            None,
+            4,
+            "keygen",
+        ),
+        // A key file that is not there is an I/O error naming it.
+        (
+            argv(&[&"verify", &sealed_key, &"--key-file", &missing]),
+            None,
+            1,
+            "missing.key",
+        ),
+        // A passphrase where a key file sealed the file (and the reverse): wrong key.
+        (
+            argv(&[&"verify", &sealed_key, &"--passphrase-env", &PASS_VAR]),
+            Some("x"),
+            4,
+            "wrong key",
+        ),
+    ];
+    for (args, pass, code, needle) in cases {
+        let envs: Vec<(&str, &str)> = pass.map(|p| (PASS_VAR, p)).into_iter().collect();
+        let r = run_env(&args, &envs);
+        failed(&r, code, &format!("{args:?}"));
+        assert!(
+            r.stderr.contains(needle),
+            "{args:?}: {:?} lacks {needle:?}",
+            r.stderr
+        );
+    }
 }

@@ -113,21 +113,31 @@ pub(crate) fn parse_head(bytes: &[u8]) -> Result<JsonHead, Error> {
         })?,
         None => return Err(Error::corrupt("JSON envelope: `saved_at` is missing")),
     };
+    let entry_count = head.entries.and_then(|c| c.0);
+    // Like a frame's entry_count, refused before the entries are parsed and allocated.
+    if let Some(n) = entry_count {
+        check_entry_count(n)?;
+    }
     Ok(JsonHead {
         realm,
         saved_at,
-        entry_count: head.entries.and_then(|c| c.0),
+        entry_count,
     })
 }
 
-/// Parses the envelope's `entries` (a second pass, after the head's checks passed).
-pub(crate) fn parse_entries(bytes: &[u8]) -> Result<Vec<PeerEntry>, Error> {
+/// Parses the envelope's `entries` (a second pass, after the head's checks passed). `head`'s
+/// count (of elements actually present) sizes the allocations.
+pub(crate) fn parse_entries(bytes: &[u8], head: &JsonHead) -> Result<Vec<PeerEntry>, Error> {
     let bytes = strip_bom(bytes);
     let stash = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = EnvelopeEntries { stash: &stash }
-        .deserialize(&mut de)
-        .and_then(|entries| de.end().map(|()| entries));
+    let capacity = head.entry_count.unwrap_or(0).min(MAX_ENTRY_COUNT) as usize;
+    let parsed = EnvelopeEntries {
+        stash: &stash,
+        capacity,
+    }
+    .deserialize(&mut de)
+    .and_then(|entries| de.end().map(|()| entries));
     match parsed {
         Ok(Some(entries)) => Ok(entries),
         Ok(None) => Err(Error::corrupt("JSON envelope: `entries` is missing")),
@@ -205,6 +215,8 @@ impl<'de> Record<'de> for JsonEntry<'de> {
 pub(crate) struct ListSeed<'s, R> {
     pub stash: &'s RefCell<Option<Error>>,
     pub fallback_last_seen: u64,
+    /// Preallocation: a count of elements known to be present, never a count the file claims.
+    pub capacity: usize,
     pub _record: PhantomData<R>,
 }
 
@@ -221,8 +233,8 @@ impl<'de, R: Record<'de>> Visitor<'de> for ListSeed<'_, R> {
         f.write_str("an array of peer entries")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut entries = Vec::new();
-        let mut unique = UniqueAddrs::new(Side::Read, 0);
+        let mut entries = Vec::with_capacity(self.capacity);
+        let mut unique = UniqueAddrs::new(Side::Read, self.capacity);
         let fail = |e: Error| {
             *self.stash.borrow_mut() = Some(e);
             de::Error::custom("see the stashed error")
@@ -247,6 +259,7 @@ impl<'de, R: Record<'de>> Visitor<'de> for ListSeed<'_, R> {
 /// The envelope's `entries`, every other key skipped.
 struct EnvelopeEntries<'s> {
     stash: &'s RefCell<Option<Error>>,
+    capacity: usize,
 }
 
 impl<'de> DeserializeSeed<'de> for EnvelopeEntries<'_> {
@@ -271,6 +284,7 @@ impl<'de> Visitor<'de> for EnvelopeEntries<'_> {
                 entries = Some(map.next_value_seed(ListSeed::<JsonEntry<'de>> {
                     stash: self.stash,
                     fallback_last_seen: 0,
+                    capacity: self.capacity,
                     _record: PhantomData,
                 })?);
             } else {
@@ -390,7 +404,7 @@ impl Codec for JsonCodec {
         }
         let head = parse_head(bytes)?;
         crate::read::check_realm(&head.realm, realm)?;
-        let entries = parse_entries(bytes)?;
+        let entries = parse_entries(bytes, &head)?;
         check_entry_count(entries.len() as u64)?;
         Ok(PeerFile {
             realm: head.realm,

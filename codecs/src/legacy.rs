@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use serde::de::DeserializeSeed;
 use serde::Deserialize;
 
-use crate::entry::check_file_size;
+use crate::entry::{check_entry_count, check_file_size};
 use crate::json::{build_entry, json_error, strip_bom, Count, ListSeed, Record};
 use crate::{Error, PeerEntry, PeerSource};
 
@@ -52,13 +52,17 @@ impl<'de> Record<'de> for LegacyRecord<'de> {
 }
 
 /// Parses a legacy file; a record whose `last_success_epoch` is null or absent gets `mtime`.
+/// A first pass counts the records, so that too many are refused before any is parsed and the
+/// allocations are sized once.
 pub(crate) fn parse(bytes: &[u8], mtime: u64) -> Result<Vec<PeerEntry>, Error> {
-    check_file_size(bytes.len() as u64)?;
+    let records = count(bytes)?;
+    check_entry_count(records)?;
     let stash = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(strip_bom(bytes));
     let parsed = ListSeed::<LegacyRecord<'_>> {
         stash: &stash,
         fallback_last_seen: mtime,
+        capacity: records as usize,
         _record: PhantomData,
     }
     .deserialize(&mut de)

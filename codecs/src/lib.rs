@@ -12,33 +12,40 @@
 //! reading it) and writes the encoded bytes atomically.
 //!
 //! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use knownpeers_codecs::{read, Codec, MsgpackCodec, PeerEntry, PeerSource, ReadPolicy};
 //!
 //! let entries = vec![PeerEntry {
-//!     addr: "203.0.113.10:7447".parse().unwrap(),
+//!     addr: "203.0.113.10:7447".parse()?,
 //!     source: PeerSource::Gossip,
 //!     last_seen: 1_764_000_000,
 //!     node_id: None,
 //!     capabilities: vec![],
 //! }];
-//! let bytes = MsgpackCodec.encode("mainnet", 1_764_000_000, &entries).unwrap();
-//! let decoded = read(&bytes, &ReadPolicy::plaintext(Some("mainnet"))).unwrap();
+//! let bytes = MsgpackCodec.encode("mainnet", 1_764_000_000, &entries)?;
+//! let decoded = read(&bytes, &ReadPolicy::plaintext(Some("mainnet")))?;
 //! assert_eq!(decoded.file.entries, entries);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! Sealing under a key file's key, and what a wrong key looks like:
 //!
 //! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use knownpeers_codecs::{read, Codec, ErrorKind, Key, ReadPolicy, SealedCodec};
 //!
 //! let codec = SealedCodec::with_key(Key::from_bytes([7; 32]));
-//! let bytes = codec.encode("mainnet", 1_764_000_000, &Vec::new()).unwrap();
+//! let bytes = codec.encode("mainnet", 1_764_000_000, &Vec::new())?;
 //! let policy = ReadPolicy::sealed(Some("mainnet"), &codec, true);
-//! assert!(read(&bytes, &policy).unwrap().file.entries.is_empty());
+//! assert!(read(&bytes, &policy)?.file.entries.is_empty());
 //!
 //! let other = SealedCodec::with_key(Key::from_bytes([8; 32]));
-//! let err = read(&bytes, &ReadPolicy::sealed(Some("mainnet"), &other, true)).unwrap_err();
+//! let policy = ReadPolicy::sealed(Some("mainnet"), &other, true);
+//! let err = read(&bytes, &policy).expect_err("another key does not open it");
 //! assert_eq!(err.kind(), ErrorKind::WrongKey);
+//! # Ok(())
+//! # }
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

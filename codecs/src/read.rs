@@ -139,7 +139,7 @@ pub fn read(bytes: &[u8], policy: &ReadPolicy<'_>) -> Result<Decoded, Error> {
             check_realm(&head.realm, policy.realm)?;
             check_plaintext_allowed(policy, format)?;
             PeerFile {
-                entries: json::parse_entries(bytes)?,
+                entries: json::parse_entries(bytes, &head)?,
                 realm: head.realm,
                 saved_at: head.saved_at,
             }

@@ -218,3 +218,20 @@ fn legacy_cases() {
     check(&format!("[{}", rec("Gossip", "1")), Err(Corrupt));
     check("[1]", Err(Corrupt));
 }
+
+#[test]
+fn a_json_envelope_over_the_entry_limit_is_refused_before_its_entries_are_parsed() {
+    // 10,000,001 elements that are not even entries: the count alone refuses the file.
+    let mut text = String::from(r#"{"knownpeers": 1, "realm": "r", "saved_at": 5, "entries": ["#);
+    text.push_str(&"0,".repeat(10_000_000));
+    text.push_str("0]}");
+    check(&text, Err(ErrorKind::LimitExceeded));
+}
+
+#[test]
+fn a_legacy_file_over_the_entry_limit_is_refused_before_its_records_are_parsed() {
+    let mut text = String::from("[");
+    text.push_str(&"0,".repeat(10_000_000));
+    text.push_str("0]");
+    check(&text, Err(ErrorKind::LimitExceeded));
+}

@@ -73,6 +73,16 @@ fn writers_check_every_limit() {
     let mut twice = with(|_| {});
     twice.push(twice[0].clone());
     check_write("r", twice, Err(Other));
+    // Two IPv6 addresses that differ only in flow info print alike, so a file would hold one
+    // address twice: refused too.
+    let flow = |flowinfo| {
+        let addr = std::net::SocketAddrV6::new(std::net::Ipv6Addr::LOCALHOST, 7, flowinfo, 0);
+        PeerEntry {
+            addr: addr.into(),
+            ..entry("192.0.2.1:1", PeerSource::Gossip, 1)
+        }
+    };
+    check_write("r", vec![flow(0), flow(1)], Err(Other));
 }
 
 /// A source that claims more entries than it yields.

@@ -8,13 +8,31 @@
 //! variable or a file ([`passphrase_from_env`], [`passphrase_from_file`]).
 //!
 //! ```
-//! use knownpeers_keys::{Key, KdfParams, derive_argon2id};
-//! use secrecy::SecretString;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use knownpeers_keys::{derive_argon2id, KdfParams, Key, SecretString};
 //!
 //! let pass = SecretString::from("correct horse battery staple");
 //! let params = KdfParams { m_cost_kib: 1024, t_cost: 1, p_cost: 1 };
-//! let key: Key = derive_argon2id(&pass, &[7u8; 16], &params).unwrap();
+//! let key: Key = derive_argon2id(&pass, &[7u8; 16], &params)?;
 //! assert_eq!(format!("{key:?}"), "Key(<redacted>)");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A key file is written once, private, and read back only while it stays private:
+//!
+//! ```
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use knownpeers_keys::{read_key_file, write_key_file, Error, Key};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("realm.key");
+//! let key = Key::generate()?;
+//! write_key_file(&path, &key)?; // mode 0600, never overwrites
+//! assert_eq!(read_key_file(&path)?.expose(), key.expose());
+//! assert!(matches!(write_key_file(&path, &key), Err(Error::AlreadyExists { .. })));
+//! # Ok(())
+//! # }
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -264,15 +282,14 @@ pub fn read_key_file(path: &Path) -> Result<Key, Error> {
         source,
     };
     let file = std::fs::File::open(path).map_err(io)?;
-    // The mode is taken from the open file, not the path, so it is the file that is read.
-    check_permissions(&file, path)?;
-    let meta = file.metadata().map_err(io)?;
-    if !meta.is_file() {
+    if !file.metadata().map_err(io)?.is_file() {
         return Err(Error::MalformedKeyFile {
             path: path.to_path_buf(),
             what: "not a regular file",
         });
     }
+    // The mode is taken from the open file, not the path, so it is the file that is read.
+    check_permissions(&file, path)?;
     // One byte more than the longest valid file is enough to tell "too long" apart.
     let mut text = Zeroizing::new(Vec::with_capacity(KEY_FILE_LEN + 2));
     (&file)

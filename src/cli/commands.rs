@@ -42,7 +42,10 @@ fn inspect_lines(path: &Path, h: &Header) -> String {
     let mut lines = vec![
         format!("file:     {}", path.display()),
         format!("codec:    {}", format_name(h.format)),
-        format!("version:  {}", h.version),
+        match h.format {
+            Format::Legacy => "version:  (none: a legacy TheNodes peers.json)".to_string(),
+            _ => format!("version:  {}", h.version),
+        },
         format!("realm:    {realm}"),
         format!("saved_at: {saved_at}"),
         format!("entries:  {}", h.entry_count),
@@ -51,8 +54,16 @@ fn inspect_lines(path: &Path, h: &Header) -> String {
     match h.kdf {
         Some(KdfInfo::KeyFile) => lines.push("kdf:      none (raw 32-byte key file)".to_string()),
         Some(KdfInfo::Argon2id(p)) => lines.push(format!(
-            "kdf:      argon2id v1.3, m_cost {} KiB, t_cost {}, p_cost {}",
-            p.m_cost_kib, p.t_cost, p.p_cost
+            "kdf:      argon2id v1.3, m_cost {} KiB, t_cost {}, p_cost {}{}",
+            p.m_cost_kib,
+            p.t_cost,
+            p.p_cost,
+            // inspect reports, it does not refuse; but a reader will, so say so.
+            if p.check_bounds().is_err() {
+                " (outside FORMAT.md's reader bounds: every reader refuses this file)"
+            } else {
+                ""
+            }
         )),
         None => {}
     }

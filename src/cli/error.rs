@@ -133,28 +133,21 @@ fn hint(err: &Error, code: i32, flags: KeyFlags) -> Option<String> {
     if let knownpeers_codecs::Error::MissingKey = source {
         return Some(format!("pass its key with {}", flags.names()));
     }
+    // NotPeerFile, Unsupported and RealmMismatch messages already end with their fix.
     let text = match source.kind() {
         ErrorKind::Corrupt => {
-            "the file is damaged or was tampered with and was left unchanged; restore it from a backup"
+            "the file is damaged or was tampered with; it was left unchanged: restore it from a \
+             backup"
                 .to_string()
         }
         ErrorKind::WrongKey => format!(
             "pass the key or passphrase the file was sealed with ({})",
             flags.names()
         ),
-        ErrorKind::RealmMismatch => {
-            "pass the file's own realm with --realm, or omit --realm to read it as the realm it names"
-                .to_string()
-        }
-        ErrorKind::Unsupported => {
-            "it was written by a newer knownpeers; read it with that version".to_string()
-        }
         ErrorKind::LimitExceeded => {
-            "the file exceeds a FORMAT.md limit and was refused before it was read in full"
-                .to_string()
+            "refused before any costly work; the file was left unchanged".to_string()
         }
         ErrorKind::PolicyViolation => "the realm's policy forbids this format".to_string(),
-        ErrorKind::NotPeerFile => "check the path: this is not a knownpeers file".to_string(),
         _ => match code {
             EXIT_USAGE => "pass --realm REALM".to_string(),
             _ => return None,

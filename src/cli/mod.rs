@@ -4,8 +4,9 @@
 //! 2 usage, 3 corrupt, 4 wrong or missing key, 5 realm mismatch, 6 unsupported version or codec,
 //! 7 limit exceeded, 8 policy violation, 9 not a peer file, 10 locked.
 //!
-//! This module only reads and prints; peer files are written through the atomic write path
-//! and key files through `knownpeers_keys::write_key_file`.
+//! This module only parses, reads and prints; peer files are written only through the saver
+//! (`crate::write_atomic`, under the file's `StoreLock`) and key files only through
+//! `knownpeers_keys::write_key_file`.
 
 mod args;
 mod commands;
@@ -98,8 +99,9 @@ fn warn(line: &str) {
     print_stderr(&format!("warning: {line}"));
 }
 
-/// clap's outcome: help and version go to stdout with exit 0; every parse error exits 2 with
-/// one line (clap's own first line, plus the usage line it suggests).
+/// clap's outcome: help and version go to stdout with exit 0; a missing subcommand prints the
+/// help to stderr with exit 2; every other parse error exits 2 with clap's message joined into
+/// one line, the usage line last.
 fn clap_failure(err: &clap::Error) -> i32 {
     use clap::error::ErrorKind;
 

@@ -41,10 +41,12 @@ MIN_KDF=(--kdf-m-kib 19456 --kdf-t 2 --kdf-p 1)
   --passphrase-env FMTCHECK_PASSPHRASE "${MIN_KDF[@]}"
 "$BIN" convert "$VEC/json-basic.json" "$tmp/out-sealed-pass-default-kdf.kp" --to sealed \
   --passphrase-file "$tmp/passphrase.txt"
-# A chain through every codec and a rekey, ending in the checker too.
-"$BIN" convert "$tmp/out-sealed-keyfile.kp" "$tmp/chain.kp" --to sealed \
+# A rekey (key file -> passphrase, same codec), then back to plaintext in place.
+"$BIN" convert "$tmp/out-sealed-keyfile.kp" "$tmp/rekeyed.kp" --to sealed \
   --in-key-file "$tmp/k.key" --passphrase-env FMTCHECK_PASSPHRASE "${MIN_KDF[@]}"
-"$BIN" convert "$tmp/chain.kp" "$tmp/chain.kp" --to msgpack --in-passphrase-env FMTCHECK_PASSPHRASE
+cp "$tmp/rekeyed.kp" "$tmp/in-place.kp"
+"$BIN" convert "$tmp/in-place.kp" "$tmp/in-place.kp" --to msgpack \
+  --in-passphrase-env FMTCHECK_PASSPHRASE
 "$BIN" convert "$VEC/legacy-thenodes.json" "$tmp/legacy.kp" --to msgpack --realm "$REALM"
 
 fail=0
@@ -67,7 +69,8 @@ check "$tmp/out-sealed-pass-env.kp" --passphrase-env FMTCHECK_PASSPHRASE \
   --expect-entries "$VEC/json-basic.json" --mutations
 check "$tmp/out-sealed-pass-default-kdf.kp" --passphrase-file "$tmp/passphrase.txt" \
   --expect-entries "$VEC/json-basic.json"
-check "$tmp/chain.kp" --expect-entries "$VEC/json-basic.json"
+check "$tmp/rekeyed.kp" --passphrase-env FMTCHECK_PASSPHRASE --expect-entries "$VEC/json-basic.json"
+check "$tmp/in-place.kp" --expect-entries "$VEC/json-basic.json"
 # The legacy vector's null last_success_epoch becomes its mtime (copied by convert as read).
 check "$tmp/legacy.kp" --expect-case "$VEC/cases.json:legacy-thenodes.json"
 # A sealed file under a wrong key or a wrong realm must fail in the checker as well.
@@ -76,11 +79,14 @@ check "$tmp/legacy.kp" --expect-case "$VEC/cases.json:legacy-thenodes.json"
   --expect-error wrong_key || fail=1
 "${CHECK[@]}" "$tmp/out-msgpack.kp" --realm other-realm --expect-error realm_mismatch || fail=1
 # The KDF parameters the writer recorded are the ones it was asked for.
-"${CHECK[@]}" "$tmp/out-sealed-pass-default-kdf.kp" --realm "$REALM" \
-  --passphrase-file "$tmp/passphrase.txt" --print | grep -q '"m_cost_kib": 65536' || {
-  echo "FAIL default KDF parameters not recorded as m=65536"
-  fail=1
-}
+printed=$("${CHECK[@]}" "$tmp/out-sealed-pass-default-kdf.kp" --realm "$REALM" \
+  --passphrase-file "$tmp/passphrase.txt" --print)
+for want in '"m_cost_kib": 65536' '"t_cost": 3' '"p_cost": 4'; do
+  case "$printed" in
+    *"$want"*) ;;
+    *) echo "FAIL default KDF parameters: no $want in the checker's reading"; fail=1 ;;
+  esac
+done
 
 if [ "$fail" -ne 0 ]; then
   echo "fmtcheck: FAILED"
