@@ -51,6 +51,10 @@ fn check(codec: &str, expected: CodecKind, nodes: usize, degree: usize) -> DemoR
     let cold = report.phase(Phase::ColdStart).expect("phase 1 ran");
     assert!(cold.completed, "cold start reached degree:\n{table}");
     assert_eq!((cold.at_degree, cold.nodes), (nodes, nodes), "{table}");
+    assert_eq!(
+        cold.entries_loaded, 0,
+        "a cold start loads nothing:\n{table}"
+    );
 
     let warm = report.phase(Phase::RestartFromFiles).expect("phase 2 ran");
     assert!(warm.completed, "phase 2 reconnected every node:\n{table}");
@@ -60,6 +64,8 @@ fn check(codec: &str, expected: CodecKind, nodes: usize, degree: usize) -> DemoR
         "{table}"
     );
     assert_eq!(warm.files.len(), nodes - 1, "{table}");
+    // Every restarted node knows at least the other restarted nodes it linked to.
+    assert!(warm.entries_loaded >= (nodes - 1) * degree, "{table}");
     assert!(warm
         .files
         .iter()
@@ -74,6 +80,7 @@ fn check(codec: &str, expected: CodecKind, nodes: usize, degree: usize) -> DemoR
     );
     assert!(control.at_degree < control.nodes, "{table}");
     assert!(control.files.is_empty(), "{table}");
+    assert_eq!(control.entries_loaded, 0, "{table}");
 
     let iso = report.isolation.as_ref().expect("isolation was checked");
     assert_eq!(iso.files_read, nodes + 3, "{table}");

@@ -612,6 +612,10 @@ fn read_back(
     Ok(())
 }
 
+fn entries_loaded(nodes: &[(String, Node)]) -> usize {
+    nodes.iter().map(|(_, n)| n.loaded()).sum()
+}
+
 fn addrs(nodes: &[(String, Node)]) -> Vec<SocketAddr> {
     nodes.iter().map(|(_, n)| n.listen_addr()).collect()
 }
@@ -653,6 +657,7 @@ async fn phases(
         probe_targets: None,
     };
     launch(plan, cold, &shared, &mut net.main).await?;
+    let loaded = entries_loaded(&net.main);
     let main_addrs = addrs(&net.main);
     targets_tx.send_replace(main_addrs.clone());
     let (elapsed, at_degree, completed) = wait_degree(
@@ -675,6 +680,7 @@ async fn phases(
         nodes: plan.nodes,
         at_degree,
         completed,
+        entries_loaded: loaded,
         files: (0..plan.nodes)
             .filter_map(|i| plan.main.file_info(&plan.data_dir, i))
             .collect(),
@@ -692,6 +698,7 @@ async fn phases(
     };
     let started = Instant::now();
     launch(plan, restart(true), &shared, &mut net.main).await?;
+    let loaded = entries_loaded(&net.main);
     targets_tx.send_replace(main_addrs[1..].to_vec());
     let (elapsed, at_degree, completed) = wait_degree(
         &net.main,
@@ -711,6 +718,7 @@ async fn phases(
         nodes: plan.nodes - 1,
         at_degree,
         completed,
+        entries_loaded: loaded,
         files: (1..plan.nodes)
             .filter_map(|i| plan.main.file_info(&plan.data_dir, i))
             .collect(),
@@ -753,6 +761,7 @@ async fn phases(
     // Phase 3, the control: the same restart with persistence disabled.
     let started = Instant::now();
     launch(plan, restart(false), &shared, &mut net.main).await?;
+    let loaded = entries_loaded(&net.main);
     let (elapsed, at_degree, completed) = wait_degree(
         &net.main,
         plan.degree,
@@ -769,6 +778,7 @@ async fn phases(
         nodes: plan.nodes - 1,
         at_degree,
         completed,
+        entries_loaded: loaded,
         files: Vec::new(),
     });
     Ok(())

@@ -162,6 +162,9 @@ pub struct PhaseReport {
     pub at_degree: usize,
     /// Whether every node reached its degree within the bound.
     pub completed: bool,
+    /// Entries the nodes' stores loaded from their peer files at start (0 on a cold start or
+    /// without persistence).
+    pub entries_loaded: usize,
     /// Files written by the closing save (empty when persistence was off).
     pub files: Vec<FileInfo>,
 }
@@ -305,10 +308,11 @@ impl fmt::Display for DemoReport {
             self.data_dir.display()
         )?;
         writeln!(f)?;
-        let mut rows: Vec<[String; 4]> = vec![[
+        let mut rows: Vec<[String; 5]> = vec![[
             "phase".into(),
             "time".into(),
             format!("at degree {}", self.degree),
+            "entries loaded".into(),
             "files written".into(),
         ]];
         for p in &self.phases {
@@ -321,6 +325,7 @@ impl fmt::Display for DemoReport {
                 p.phase.label().into(),
                 time,
                 format!("{}/{}", p.at_degree, p.nodes),
+                p.entries_loaded.to_string(),
                 files_cell(&p.files, "none (persistence off)"),
             ]);
         }
@@ -333,23 +338,26 @@ impl fmt::Display for DemoReport {
                 ),
                 "-".into(),
                 format!("{}/{}", self.other.at_degree, self.other.nodes),
+                "-".into(),
                 files_cell(&self.other.files, "-"),
             ]);
         }
-        let widths: Vec<usize> = (0..4)
+        let widths: Vec<usize> = (0..5)
             .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
             .collect();
         for r in &rows {
             writeln!(
                 f,
-                "{:<w0$}  {:>w1$}  {:>w2$}  {}",
+                "{:<w0$}  {:>w1$}  {:>w2$}  {:>w3$}  {}",
                 r[0],
                 r[1],
                 r[2],
                 r[3],
+                r[4],
                 w0 = widths[0],
                 w1 = widths[1],
-                w2 = widths[2]
+                w2 = widths[2],
+                w3 = widths[3]
             )?;
         }
         writeln!(f)?;

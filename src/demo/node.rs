@@ -140,6 +140,11 @@ impl Node {
         self.listen_addr
     }
 
+    /// Entries its store loaded from its file at open.
+    pub(crate) fn loaded(&self) -> usize {
+        self.store.load_report().hydrate.loaded
+    }
+
     /// Distinct peers linked now (inbound and outbound).
     pub(crate) fn links(&self) -> usize {
         self.state.link_count.load(Ordering::SeqCst)
