@@ -1,6 +1,6 @@
 //! Writes one file per codec (and the key file) into a directory, for an independent reader to
 //! check: `cargo run -p knownpeers-codecs --example write_samples DIR` then
-//! `tests/independent/check_samples.sh DIR`. The passphrase file uses the writer minimum.
+//! `tools/fmtcheck/check_samples.sh DIR`. The passphrase file uses the writer minimum.
 
 use std::path::PathBuf;
 

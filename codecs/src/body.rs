@@ -204,23 +204,23 @@ fn decode_entry(rd: &mut Reader<'_>, index: usize) -> Result<PeerEntry, Error> {
     let mut node_id: Option<Option<String>> = None;
     let mut capabilities: Option<Vec<String>> = None;
     for _ in 0..fields {
-        let key = rd.str().map_err(in_entry)?;
+        let key = rd.str_bytes().map_err(in_entry)?;
         let repeated = match key {
-            "addr" => {
+            b"addr" => {
                 let text = rd.str().map_err(in_entry)?;
                 let parsed: SocketAddr = text
                     .parse()
                     .map_err(|_| field_err("addr", "is not a socket address"))?;
                 addr.replace(parsed).is_some()
             }
-            "source" => {
-                let text = rd.str().map_err(in_entry)?;
-                let parsed = PeerSource::from_name(text)
+            b"source" => {
+                let name = rd.str_bytes().map_err(in_entry)?;
+                let parsed = PeerSource::from_name_bytes(name)
                     .ok_or_else(|| field_err("source", "is not Bootstrap, Gossip or Connected"))?;
                 source.replace(parsed).is_some()
             }
-            "last_seen" => last_seen.replace(rd.uint().map_err(in_entry)?).is_some(),
-            "node_id" => {
+            b"last_seen" => last_seen.replace(rd.uint().map_err(in_entry)?).is_some(),
+            b"node_id" => {
                 // A nil node_id means absent, as an omitted one does.
                 let value = if rd.nil() {
                     None
@@ -231,7 +231,7 @@ fn decode_entry(rd: &mut Reader<'_>, index: usize) -> Result<PeerEntry, Error> {
                 };
                 node_id.replace(value).is_some()
             }
-            "capabilities" => {
+            b"capabilities" => {
                 let caps = if rd.nil() {
                     Vec::new()
                 } else {
@@ -247,13 +247,16 @@ fn decode_entry(rd: &mut Reader<'_>, index: usize) -> Result<PeerEntry, Error> {
                 };
                 capabilities.replace(caps).is_some()
             }
-            // A later minor revision may add optional fields: skip them whole.
+            // A later minor revision may add optional fields: skip them whole (their key need
+            // not even be UTF-8, since it is never used).
             _ => {
                 rd.skip(0).map_err(in_entry)?;
                 false
             }
         };
         if repeated {
+            // Only the five known keys can repeat, and they are ASCII.
+            let key = std::str::from_utf8(key).unwrap_or("?");
             return Err(field_err(key, "appears twice"));
         }
     }
@@ -348,7 +351,9 @@ impl<'a> Reader<'a> {
         Ok(count)
     }
 
-    fn str(&mut self) -> Result<&'a str, ParseError> {
+    /// A string's bytes, not yet checked to be UTF-8: a key or a `source` is compared with
+    /// ASCII names directly, which is a third of a decode's UTF-8 checks saved.
+    fn str_bytes(&mut self) -> Result<&'a [u8], ParseError> {
         let len = match self.byte()? {
             m @ 0xa0..=0xbf => usize::from(m & 0x1f),
             0xd9 => self.be(1)? as usize,
@@ -356,7 +361,11 @@ impl<'a> Reader<'a> {
             0xdb => self.be(4)? as usize,
             _ => return Err(ParseError("expected a string")),
         };
-        std::str::from_utf8(self.take(len)?).map_err(|_| ParseError("a string is not UTF-8"))
+        self.take(len)
+    }
+
+    fn str(&mut self) -> Result<&'a str, ParseError> {
+        std::str::from_utf8(self.str_bytes()?).map_err(|_| ParseError("a string is not UTF-8"))
     }
 
     /// Any non-negative integer that fits in a u64, in any of MessagePack's integer forms.

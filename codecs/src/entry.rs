@@ -32,10 +32,15 @@ impl PeerSource {
 
     /// The source a file names, spelled exactly as [`PeerSource::as_str`] does.
     pub(crate) fn from_name(name: &str) -> Option<PeerSource> {
+        PeerSource::from_name_bytes(name.as_bytes())
+    }
+
+    /// [`PeerSource::from_name`] of bytes not yet checked to be UTF-8 (any match is ASCII).
+    pub(crate) fn from_name_bytes(name: &[u8]) -> Option<PeerSource> {
         match name {
-            "Gossip" => Some(PeerSource::Gossip),
-            "Bootstrap" => Some(PeerSource::Bootstrap),
-            "Connected" => Some(PeerSource::Connected),
+            b"Gossip" => Some(PeerSource::Gossip),
+            b"Bootstrap" => Some(PeerSource::Bootstrap),
+            b"Connected" => Some(PeerSource::Connected),
             _ => None,
         }
     }

@@ -79,7 +79,7 @@ pub enum Error {
         what: String,
     },
     /// The key does not open this file (the key check failed).
-    #[error("wrong key: the key does not match this file")]
+    #[error("wrong key: the key or passphrase given does not open this file; check the realm's key file or passphrase")]
     WrongKey,
     /// The file was sealed with another kind of key than the one given (a passphrase where a
     /// key file was given, or the reverse).
@@ -91,10 +91,10 @@ pub enum Error {
         given: &'static str,
     },
     /// The file is sealed and no key was given.
-    #[error("the file is sealed and no key was given (a key file or passphrase is needed)")]
+    #[error("the file is sealed and no key was given; give the realm's key file or passphrase")]
     MissingKey,
     /// A legacy file carries no realm and none was given.
-    #[error("a legacy TheNodes file has no realm; name one")]
+    #[error("a legacy TheNodes file has no realm; name the realm to load it into")]
     RealmRequired,
     /// The entries handed to a writer cannot be written as one valid file (for example two
     /// entries with one address).

@@ -127,3 +127,30 @@ fn a_wrong_passphrase_is_not_adopted() {
     assert_ne!(salt_and_nonce(&saved).0, salt_and_nonce(&file).0);
     assert_eq!(wrong.kdf_runs(), 2);
 }
+
+#[test]
+fn concurrent_first_saves_derive_once() {
+    let codec = std::sync::Arc::new(
+        SealedCodec::with_passphrase(SecretString::from("pass"), MIN).expect("codec"),
+    );
+    let files: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let codec = codec.clone();
+                s.spawn(move || {
+                    codec
+                        .encode(REALM, SAVED_AT, &basic_entries())
+                        .expect("encode")
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect()
+    });
+    assert_eq!(codec.kdf_runs(), 1);
+    let salts: std::collections::HashSet<_> = files.iter().map(|f| salt_and_nonce(f).0).collect();
+    let nonces: std::collections::HashSet<_> = files.iter().map(|f| salt_and_nonce(f).1).collect();
+    assert_eq!((salts.len(), nonces.len()), (1, 4));
+}

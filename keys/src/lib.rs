@@ -282,15 +282,14 @@ pub fn read_key_file(path: &Path) -> Result<Key, Error> {
         source,
     };
     let file = std::fs::File::open(path).map_err(io)?;
-    // The mode is taken from the open file, not the path, so it is the file that is read.
-    check_permissions(&file, path)?;
-    let meta = file.metadata().map_err(io)?;
-    if !meta.is_file() {
+    if !file.metadata().map_err(io)?.is_file() {
         return Err(Error::MalformedKeyFile {
             path: path.to_path_buf(),
             what: "not a regular file",
         });
     }
+    // The mode is taken from the open file, not the path, so it is the file that is read.
+    check_permissions(&file, path)?;
     // One byte more than the longest valid file is enough to tell "too long" apart.
     let mut text = Zeroizing::new(Vec::with_capacity(KEY_FILE_LEN + 2));
     (&file)

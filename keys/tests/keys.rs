@@ -263,3 +263,19 @@ fn keys_never_print() {
     let pass = SecretString::from("hunter2");
     assert!(!format!("{pass:?}").contains("hunter2"));
 }
+
+#[test]
+fn a_directory_is_not_a_key_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let err = read_key_file(dir.path()).expect_err("a directory");
+    assert!(
+        matches!(
+            err,
+            Error::MalformedKeyFile {
+                what: "not a regular file",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
