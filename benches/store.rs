@@ -172,19 +172,40 @@ fn snapshots(c: &mut Criterion) {
     }
 }
 
-/// Median of `rounds` alternating runs of `base` and `subject` (each returns the time of `ops`
-/// operations), printed as ns/op and the ratio. Alternating makes the ratio robust to the load
-/// of a shared machine changing between criterion's sequential groups.
+/// On-CPU time of the calling thread, from Linux's `/proc/thread-self/schedstat` (first field,
+/// ns). Unlike wall time it excludes the time the thread waits for a core, which dominates the
+/// noise on a shared 2-core machine. `None` elsewhere.
+fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// Wall and on-CPU time of `f`.
+fn timed(f: impl FnOnce()) -> (Duration, Option<Duration>) {
+    let cpu = thread_cpu_ns();
+    let start = Instant::now();
+    f();
+    let wall = start.elapsed();
+    let cpu = cpu
+        .zip(thread_cpu_ns())
+        .map(|(a, b)| Duration::from_nanos(b.saturating_sub(a)));
+    (wall, cpu)
+}
+
+type Sample = (Duration, Option<Duration>);
+
+/// Medians of `rounds` alternating runs of `base` and `subject` (each times `ops` operations),
+/// printed as ns/op and the ratio, by wall time and by on-CPU time. Alternating in ABBA order
+/// makes the ratio robust to the machine's load changing between criterion's sequential groups.
 fn paired(
     name: &str,
     ops: usize,
     rounds: usize,
-    mut base: impl FnMut() -> Duration,
-    mut subject: impl FnMut() -> Duration,
+    mut base: impl FnMut() -> Sample,
+    mut subject: impl FnMut() -> Sample,
 ) {
     let (mut b, mut s) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        // ABBA order, so neither side always runs on the heap the other just churned.
         if round % 2 == 0 {
             b.push(base());
             s.push(subject());
@@ -193,14 +214,28 @@ fn paired(
             b.push(base());
         }
     }
-    b.sort();
-    s.sort();
-    let per_op = |d: Duration| d.as_nanos() as f64 / ops as f64;
-    let (b, s) = (per_op(b[rounds / 2]), per_op(s[rounds / 2]));
-    println!(
-        "paired {name}: baseline {b:.0} ns/op, store {s:.0} ns/op, ratio {:.2}",
-        s / b
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_nanos() as f64 / ops as f64
+    };
+    let (bw, sw) = (
+        median(&mut b.iter().map(|x| x.0).collect()),
+        median(&mut s.iter().map(|x| x.0).collect()),
     );
+    print!(
+        "paired {name}: wall baseline {bw:.0} ns/op, store {sw:.0} ns/op, ratio {:.2}",
+        sw / bw
+    );
+    let bc: Option<Vec<Duration>> = b.iter().map(|x| x.1).collect();
+    let sc: Option<Vec<Duration>> = s.iter().map(|x| x.1).collect();
+    if let (Some(mut bc), Some(mut sc)) = (bc, sc) {
+        let (bc, sc) = (median(&mut bc), median(&mut sc));
+        print!(
+            "; on-CPU baseline {bc:.0} ns/op, store {sc:.0} ns/op, ratio {:.2}",
+            sc / bc
+        );
+    }
+    println!();
 }
 
 /// The paired ratios of issue 6's store goal (gossip ingest within 2x of the HashMap loop).
@@ -208,55 +243,59 @@ fn paired_ratios() {
     let entries = common::entries(CAP, 0, 1);
     let hashmap_insert = || {
         let mut map: HashMap<SocketAddr, PeerEntry> = HashMap::new();
-        let start = Instant::now();
-        for e in &entries {
-            map.insert(e.addr, e.clone());
-        }
-        let elapsed = start.elapsed();
+        let t = timed(|| {
+            for e in &entries {
+                map.insert(e.addr, e.clone());
+            }
+        });
         black_box(&map);
-        elapsed
+        t
     };
     let (store, stored) = full_store(CAP);
     let mut next = CAP as u64;
     let gossip_ingest = || {
         let batch = common::gossip(&common::entries(CAP, next, next));
         next += CAP as u64;
-        let start = Instant::now();
-        for chunk in batch.chunks(BATCH) {
-            black_box(store.observe_gossip(chunk));
-        }
-        start.elapsed()
+        timed(|| {
+            for chunk in batch.chunks(BATCH) {
+                black_box(store.observe_gossip(chunk));
+            }
+        })
     };
     paired(
         "gossip_ingest_at_cap_100k vs hashmap_insert",
         CAP,
-        11,
+        21,
         hashmap_insert,
         gossip_ingest,
     );
 
     let (store, _) = full_store(CAP);
     let connected = || {
-        let start = Instant::now();
-        for e in &stored {
-            black_box(store.observe_connected(e.addr, e.node_id.clone(), e.capabilities.clone()))
+        timed(|| {
+            for e in &stored {
+                black_box(store.observe_connected(
+                    e.addr,
+                    e.node_id.clone(),
+                    e.capabilities.clone(),
+                ))
                 .expect("generated metadata is within limits");
-        }
-        start.elapsed()
+            }
+        })
     };
     let mut map: HashMap<SocketAddr, PeerEntry> =
         stored.iter().map(|e| (e.addr, e.clone())).collect();
     let overwrite = || {
-        let start = Instant::now();
-        for e in &stored {
-            black_box(map.insert(e.addr, e.clone()));
-        }
-        start.elapsed()
+        timed(|| {
+            for e in &stored {
+                black_box(map.insert(e.addr, e.clone()));
+            }
+        })
     };
     paired(
         "connected_observe_at_cap_100k vs hashmap_overwrite",
         CAP,
-        11,
+        21,
         overwrite,
         connected,
     );

@@ -1300,7 +1300,9 @@ mod model {
                 expired: before - entries.len(),
                 ..HydrateReport::default()
             };
-            entries.sort_by_key(|e| e.last_seen);
+            // The same (deterministic) sort as the store: equal last_seen values are ordered
+            // alike.
+            entries.sort_unstable_by_key(|e| e.last_seen);
             let evictions = self.evictions;
             for e in entries {
                 let a = e.addr;
@@ -1361,6 +1363,8 @@ enum Action {
     Gossip(Vec<(u32, u8)>),
     DialFailure(u32),
     AdvanceMs(u64),
+    /// The clock goes backwards (NTP step): tiers lose their `last_seen` order.
+    RewindMs(u64),
     Expire,
     /// Entries from a file: (address, source, age in seconds, may be negative, metadata).
     Hydrate(Vec<(u32, u8, i64, u8)>),
@@ -1385,6 +1389,7 @@ fn action() -> impl Strategy<Value = Action> {
         prop::collection::vec((a.clone(), any::<u8>()), 0..6).prop_map(Action::Gossip),
         a.prop_map(Action::DialFailure),
         (0u64..4000).prop_map(Action::AdvanceMs),
+        (0u64..3000).prop_map(Action::RewindMs),
         Just(Action::Expire),
         prop::collection::vec((0u32..14, 0u8..3, -2i64..9, any::<u8>()), 0..8)
             .prop_map(Action::Hydrate),
@@ -1433,6 +1438,7 @@ proptest! {
                     model.dial_failure(addr(*n), now_ms);
                 }
                 Action::AdvanceMs(ms) => clock.advance_ms(*ms),
+                Action::RewindMs(ms) => clock.set_ms(now_ms - ms),
                 Action::Expire => prop_assert_eq!(store.expire(), model.expire(now)),
                 Action::Hydrate(list) => {
                     let entries: Vec<PeerEntry> = list
@@ -1469,4 +1475,30 @@ proptest! {
             );
         }
     }
+}
+
+#[test]
+fn addresses_differing_in_any_field_are_distinct_entries() {
+    use std::net::SocketAddrV6;
+    let ip: Ipv6Addr = "fe80::1".parse().expect("valid");
+    let v6 = |port, flowinfo, scope| SocketAddr::V6(SocketAddrV6::new(ip, port, flowinfo, scope));
+    let v4 = |port| SocketAddr::from(([192, 0, 2, 1], port));
+    let addrs = [
+        v6(1, 0, 0),
+        v6(2, 0, 0),
+        v6(1, 1, 0),
+        v6(1, 0, 1),
+        v4(1),
+        v4(2),
+        SocketAddr::from(([192, 0, 2, 2], 1)),
+    ];
+    let (store, _clock) = store_with(config(64, 1000));
+    for &a in &addrs {
+        assert_eq!(store.observe_bootstrap(a), Observed::Inserted, "{a}");
+    }
+    for &a in &addrs {
+        assert_eq!(store.observe_bootstrap(a), Observed::Updated, "{a}");
+        assert_eq!(store.get(&a).map(|e| e.addr), Some(a));
+    }
+    assert_eq!(store.len(), addrs.len());
 }

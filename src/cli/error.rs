@@ -131,7 +131,7 @@ fn hint(err: &Error, code: i32, flags: KeyFlags) -> Option<String> {
         _ => return None,
     };
     if let knownpeers_codecs::Error::MissingKey = source {
-        return Some(format!("pass its key with {}", flags.names()));
+        return Some(format!("use {}", flags.names()));
     }
     // NotPeerFile, Unsupported and RealmMismatch messages already end with their fix.
     let text = match source.kind() {
