@@ -4,7 +4,8 @@
  * calling libsodium from Rust would need FFI, i.e. unsafe code, which the workspace forbids.
  *
  * Usage: xchacha-sodium BYTES REPS
- * Prints the median nanoseconds of one in-place seal of BYTES bytes over REPS repetitions. */
+ * Prints the fastest CPU time (CLOCK_THREAD_CPUTIME_ID, in nanoseconds) of one in-place seal of
+ * BYTES bytes over REPS repetitions, as the Rust side measures its own. */
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,14 +48,14 @@ int main(int argc, char **argv) {
     memset(nonce, 9, sizeof nonce);
     for (int i = 0; i < reps; i++) {
         struct timespec a, b;
-        clock_gettime(CLOCK_MONOTONIC, &a);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
         crypto_aead_xchacha20poly1305_ietf_encrypt_detached(buf, mac, NULL, buf, n, ad,
                                                             sizeof ad - 1, NULL, nonce, key);
-        clock_gettime(CLOCK_MONOTONIC, &b);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
         t[i] = (long long)(b.tv_sec - a.tv_sec) * 1000000000LL + (b.tv_nsec - a.tv_nsec);
     }
     qsort(t, (size_t)reps, sizeof *t, cmp);
-    printf("%lld\n", reps % 2 ? t[reps / 2] : (t[reps / 2 - 1] + t[reps / 2]) / 2);
+    printf("%lld\n", t[0]);
     free(t);
     free(buf);
     return 0;

@@ -95,23 +95,18 @@ pub fn write_fsync(path: &Path, bytes: &[u8]) -> Duration {
 }
 
 /// Physical limit for store operations: a plain `HashMap` insert loop of owned entries into an
-/// empty map. Returns the time and the map (dropped untimed by the caller).
-pub fn hashmap_inserts(entries: Vec<PeerEntry>) -> (Duration, HashMap<SocketAddr, PeerEntry>) {
-    let start = Instant::now();
+/// empty map. The caller times it and drops the map untimed.
+pub fn hashmap_inserts(entries: Vec<PeerEntry>) -> HashMap<SocketAddr, PeerEntry> {
     let mut map = HashMap::new();
     for e in entries {
         map.insert(e.addr, e);
     }
-    (start.elapsed(), map)
+    map
 }
 
 /// The same loop fed what the store is fed: a borrowed gossip batch, each address made into an
-/// owned Gossip entry (its strings copied) and inserted into an empty map.
-pub fn hashmap_inserts_from(
-    batch: &[GossipPeer],
-    now: u64,
-) -> (Duration, HashMap<SocketAddr, PeerEntry>) {
-    let start = Instant::now();
+/// owned Gossip entry (its strings copied) and inserted into an empty map. The caller times it.
+pub fn hashmap_inserts_from(batch: &[GossipPeer], now: u64) -> HashMap<SocketAddr, PeerEntry> {
     let mut map = HashMap::new();
     for p in batch {
         map.insert(
@@ -125,7 +120,7 @@ pub fn hashmap_inserts_from(
             },
         );
     }
-    (start.elapsed(), map)
+    map
 }
 
 /// What a dial-candidate query costs without an index: rank every entry by (source, recency)

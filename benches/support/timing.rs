@@ -39,6 +39,21 @@ impl Sample {
     }
 }
 
+/// CPU time of the calling thread (`clock_gettime(CLOCK_THREAD_CPUTIME_ID)`: user and kernel
+/// time, page faults included). For single-threaded CPU-bound work it leaves out the time the
+/// scheduler gave other processes, which is most of the noise on a shared machine.
+pub fn thread_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Runs `f` and returns the CPU time it took on this thread.
+pub fn cpu_time(f: impl FnOnce()) -> Duration {
+    let before = thread_cpu();
+    f();
+    thread_cpu().saturating_sub(before)
+}
+
 /// A measured competitor: runs once and returns the duration of its timed part.
 pub type Competitor<'a> = Box<dyn FnMut() -> Duration + 'a>;
 
