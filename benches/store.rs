@@ -152,6 +152,18 @@ fn snapshots(c: &mut Criterion) {
                 BatchSize::PerIteration,
             )
         });
+        // Loading: a file's entries into an empty store (sort, index, tiers).
+        group.bench_function("hydrate", |b| {
+            b.iter_batched(
+                || entries.clone(),
+                |file| {
+                    let fresh = self::store(n);
+                    black_box(fresh.hydrate(file));
+                    fresh
+                },
+                BatchSize::PerIteration,
+            )
+        });
         // Baseline: a full copy, what a copying snapshot would do under the lock.
         group.bench_function("vec_clone_baseline", |b| {
             b.iter(|| black_box(entries.clone()))
@@ -160,10 +172,143 @@ fn snapshots(c: &mut Criterion) {
     }
 }
 
+/// On-CPU time of the calling thread, from Linux's `/proc/thread-self/schedstat` (first field,
+/// ns). Unlike wall time it excludes the time the thread waits for a core, which dominates the
+/// noise on a shared 2-core machine. `None` elsewhere.
+fn thread_cpu_ns() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// Wall and on-CPU time of `f`.
+fn timed(f: impl FnOnce()) -> (Duration, Option<Duration>) {
+    let cpu = thread_cpu_ns();
+    let start = Instant::now();
+    f();
+    let wall = start.elapsed();
+    let cpu = cpu
+        .zip(thread_cpu_ns())
+        .map(|(a, b)| Duration::from_nanos(b.saturating_sub(a)));
+    (wall, cpu)
+}
+
+type Sample = (Duration, Option<Duration>);
+
+/// Medians of `rounds` alternating runs of `base` and `subject` (each times `ops` operations),
+/// printed as ns/op and the ratio, by wall time and by on-CPU time. Alternating in ABBA order
+/// makes the ratio robust to the machine's load changing between criterion's sequential groups.
+fn paired(
+    name: &str,
+    ops: usize,
+    rounds: usize,
+    mut base: impl FnMut() -> Sample,
+    mut subject: impl FnMut() -> Sample,
+) {
+    let (mut b, mut s) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            b.push(base());
+            s.push(subject());
+        } else {
+            s.push(subject());
+            b.push(base());
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2].as_nanos() as f64 / ops as f64
+    };
+    let (bw, sw) = (
+        median(&mut b.iter().map(|x| x.0).collect()),
+        median(&mut s.iter().map(|x| x.0).collect()),
+    );
+    print!(
+        "paired {name}: wall baseline {bw:.0} ns/op, store {sw:.0} ns/op, ratio {:.2}",
+        sw / bw
+    );
+    let bc: Option<Vec<Duration>> = b.iter().map(|x| x.1).collect();
+    let sc: Option<Vec<Duration>> = s.iter().map(|x| x.1).collect();
+    if let (Some(mut bc), Some(mut sc)) = (bc, sc) {
+        let (bc, sc) = (median(&mut bc), median(&mut sc));
+        print!(
+            "; on-CPU baseline {bc:.0} ns/op, store {sc:.0} ns/op, ratio {:.2}",
+            sc / bc
+        );
+    }
+    println!();
+}
+
+/// The paired ratios of issue 6's store goal (gossip ingest within 2x of the HashMap loop).
+fn paired_ratios() {
+    let entries = common::entries(CAP, 0, 1);
+    let hashmap_insert = || {
+        let mut map: HashMap<SocketAddr, PeerEntry> = HashMap::new();
+        let t = timed(|| {
+            for e in &entries {
+                map.insert(e.addr, e.clone());
+            }
+        });
+        black_box(&map);
+        t
+    };
+    let (store, stored) = full_store(CAP);
+    let mut next = CAP as u64;
+    let gossip_ingest = || {
+        let batch = common::gossip(&common::entries(CAP, next, next));
+        next += CAP as u64;
+        timed(|| {
+            for chunk in batch.chunks(BATCH) {
+                black_box(store.observe_gossip(chunk));
+            }
+        })
+    };
+    paired(
+        "gossip_ingest_at_cap_100k vs hashmap_insert",
+        CAP,
+        21,
+        hashmap_insert,
+        gossip_ingest,
+    );
+
+    let (store, _) = full_store(CAP);
+    let connected = || {
+        timed(|| {
+            for e in &stored {
+                black_box(store.observe_connected(
+                    e.addr,
+                    e.node_id.clone(),
+                    e.capabilities.clone(),
+                ))
+                .expect("generated metadata is within limits");
+            }
+        })
+    };
+    let mut map: HashMap<SocketAddr, PeerEntry> =
+        stored.iter().map(|e| (e.addr, e.clone())).collect();
+    let overwrite = || {
+        timed(|| {
+            for e in &stored {
+                black_box(map.insert(e.addr, e.clone()));
+            }
+        })
+    };
+    paired(
+        "connected_observe_at_cap_100k vs hashmap_overwrite",
+        CAP,
+        21,
+        overwrite,
+        connected,
+    );
+}
+
 fn main() {
     // `criterion_main!` without its macro: the macro's generated `pub fn` has no docs.
     let mut c = Criterion::default().configure_from_args();
     store_ops(&mut c);
     snapshots(&mut c);
     c.final_summary();
+    // Only under `cargo bench` (which passes `--bench`), not in `cargo test --benches`.
+    if std::env::args().any(|a| a == "--bench") {
+        paired_ratios();
+    }
 }

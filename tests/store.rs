@@ -1042,6 +1042,13 @@ fn concurrent_observers_and_snapshots() {
                             let _ = store.observe_bootstrap(addr(n % 400));
                         }
                         2 => store.observe_dial_failure(addr(n % 300)),
+                        // Thread 3 sends batches long enough to be handled in slices, handing
+                        // the lock to waiting threads in between.
+                        _ if t == 3 => {
+                            let batch: Vec<GossipPeer> =
+                                (0..100).map(|k| gossip(n * 100 + k)).collect();
+                            let _ = store.observe_gossip(&batch);
+                        }
                         _ => {
                             let _ = store.observe_gossip(&[gossip(n), gossip(n % 700)]);
                         }
@@ -1285,6 +1292,36 @@ mod model {
             }
         }
 
+        pub fn hydrate(&mut self, mut entries: Vec<PeerEntry>, now: u64) -> HydrateReport {
+            let ttl = self.cfg.ttl_secs;
+            let before = entries.len();
+            entries.retain(|e| !expired(e, now, ttl));
+            let mut report = HydrateReport {
+                expired: before - entries.len(),
+                ..HydrateReport::default()
+            };
+            // The same (deterministic) sort as the store: equal last_seen values are ordered
+            // alike.
+            entries.sort_unstable_by_key(|e| e.last_seen);
+            let evictions = self.evictions;
+            for e in entries {
+                let a = e.addr;
+                if self.live(a, now) {
+                    let old = self.items[&a].entry.clone();
+                    if e.source >= old.source {
+                        let last_seen = old.last_seen.max(e.last_seen);
+                        self.items.get_mut(&a).expect("live").entry = PeerEntry { last_seen, ..e };
+                        self.touch(a);
+                    }
+                } else if self.insert(e, now) == Observed::NotStored {
+                    report.capped += 1;
+                }
+            }
+            report.capped += (self.evictions - evictions) as usize;
+            report.loaded = self.items.len();
+            report
+        }
+
         pub fn expire(&mut self, now: u64) -> usize {
             let ttl = self.cfg.ttl_secs;
             let before = self.items.len();
@@ -1326,7 +1363,11 @@ enum Action {
     Gossip(Vec<(u32, u8)>),
     DialFailure(u32),
     AdvanceMs(u64),
+    /// The clock goes backwards (NTP step): tiers lose their `last_seen` order.
+    RewindMs(u64),
     Expire,
+    /// Entries from a file: (address, source, age in seconds, may be negative, metadata).
+    Hydrate(Vec<(u32, u8, i64, u8)>),
 }
 
 /// Metadata variant `m`: none, small, or over a limit (so rejection is exercised).
@@ -1348,7 +1389,10 @@ fn action() -> impl Strategy<Value = Action> {
         prop::collection::vec((a.clone(), any::<u8>()), 0..6).prop_map(Action::Gossip),
         a.prop_map(Action::DialFailure),
         (0u64..4000).prop_map(Action::AdvanceMs),
+        (0u64..3000).prop_map(Action::RewindMs),
         Just(Action::Expire),
+        prop::collection::vec((0u32..14, 0u8..3, -2i64..9, any::<u8>()), 0..8)
+            .prop_map(Action::Hydrate),
     ]
 }
 
@@ -1394,7 +1438,25 @@ proptest! {
                     model.dial_failure(addr(*n), now_ms);
                 }
                 Action::AdvanceMs(ms) => clock.advance_ms(*ms),
+                Action::RewindMs(ms) => clock.set_ms(now_ms - ms),
                 Action::Expire => prop_assert_eq!(store.expire(), model.expire(now)),
+                Action::Hydrate(list) => {
+                    let entries: Vec<PeerEntry> = list
+                        .iter()
+                        .map(|&(n, s, age, m)| {
+                            // Hydrate trusts the codecs for metadata limits: valid variants only.
+                            let (node_id, capabilities) = meta([0, 1, 4][usize::from(m % 3)]);
+                            PeerEntry {
+                                addr: addr(n),
+                                source: [PeerSource::Gossip, PeerSource::Bootstrap, PeerSource::Connected][usize::from(s)],
+                                last_seen: now.saturating_add_signed(-age),
+                                node_id,
+                                capabilities,
+                            }
+                        })
+                        .collect();
+                    prop_assert_eq!(store.hydrate(entries.clone()), model.hydrate(entries, now));
+                }
             }
             let now_ms = clock.now_ms();
             let now = now_ms / 1000;
@@ -1413,4 +1475,30 @@ proptest! {
             );
         }
     }
+}
+
+#[test]
+fn addresses_differing_in_any_field_are_distinct_entries() {
+    use std::net::SocketAddrV6;
+    let ip: Ipv6Addr = "fe80::1".parse().expect("valid");
+    let v6 = |port, flowinfo, scope| SocketAddr::V6(SocketAddrV6::new(ip, port, flowinfo, scope));
+    let v4 = |port| SocketAddr::from(([192, 0, 2, 1], port));
+    let addrs = [
+        v6(1, 0, 0),
+        v6(2, 0, 0),
+        v6(1, 1, 0),
+        v6(1, 0, 1),
+        v4(1),
+        v4(2),
+        SocketAddr::from(([192, 0, 2, 2], 1)),
+    ];
+    let (store, _clock) = store_with(config(64, 1000));
+    for &a in &addrs {
+        assert_eq!(store.observe_bootstrap(a), Observed::Inserted, "{a}");
+    }
+    for &a in &addrs {
+        assert_eq!(store.observe_bootstrap(a), Observed::Updated, "{a}");
+        assert_eq!(store.get(&a).map(|e| e.addr), Some(a));
+    }
+    assert_eq!(store.len(), addrs.len());
 }

@@ -63,3 +63,73 @@ pub(crate) fn jittered(delay: u64, jitter_permille: u32, draw: impl FnOnce(u64) 
     }
     delay - draw(max).min(max)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backoff(base_ms: u64, cap_ms: u64, jitter_permille: u32) -> Backoff {
+        Backoff {
+            base_ms,
+            cap_ms,
+            jitter_permille,
+        }
+    }
+
+    #[test]
+    fn delay_schedule() {
+        let check = |base, cap, k, expected| {
+            assert_eq!(
+                delay_ms(&backoff(base, cap, 0), k),
+                expected,
+                "base {base} cap {cap} k {k}"
+            );
+        };
+        check(1000, 600_000, 1, 1000);
+        check(1000, 600_000, 2, 2000);
+        check(1000, 600_000, 10, 512_000);
+        check(1000, 600_000, 11, 600_000);
+        check(1000, 600_000, 255, 600_000);
+        check(1000, u64::MAX, 64, 1000u64.saturating_mul(1 << 63));
+        check(1000, u64::MAX, 65, u64::MAX);
+        check(0, 600_000, 200, 0);
+        check(5000, 1000, 1, 1000);
+        // k = 0 is treated as the first failure rather than underflowing.
+        check(1000, 600_000, 0, 1000);
+    }
+
+    #[test]
+    fn jitter_bounds() {
+        let check = |delay, permille, draw: u64, expected| {
+            assert_eq!(
+                jittered(delay, permille, |_| draw),
+                expected,
+                "{delay} {permille}‰ {draw}"
+            );
+        };
+        check(1000, 0, 999, 1000);
+        check(1000, 200, 0, 1000);
+        check(1000, 200, 200, 800);
+        check(1000, 200, 5000, 800); // a draw past the bound is clamped
+        check(1000, 1000, 1000, 0);
+        check(1000, 7000, 1000, 0); // over 1000‰ is clamped to the whole delay
+        check(u64::MAX, 1000, u64::MAX, 0);
+        check(3, 200, 1, 3); // 0.6 ms of jitter rounds to none
+    }
+
+    #[test]
+    fn dial_state_packs_failures_and_time() {
+        let b = backoff(1000, 600_000, 0);
+        let mut s = DialState::default();
+        assert_eq!((s.failures(), s.next_dial_ms()), (0, 0));
+        assert!(s.ready(0));
+        for k in 1..=300u32 {
+            s = s.after_failure(10_000, &b, |_| 0);
+            assert_eq!(u32::from(s.failures()), k.min(255));
+        }
+        assert_eq!(s.next_dial_ms(), 610_000);
+        assert!(!s.ready(609_999) && s.ready(610_000));
+        let far = DialState::default().after_failure(u64::MAX - 5, &b, |_| 0);
+        assert_eq!((far.failures(), far.next_dial_ms()), (1, TIME_MASK));
+    }
+}

@@ -3,48 +3,71 @@
 //! knows nothing of addresses, tiers, TTL or locks (the state module keeps the index and order).
 //!
 //! Why chunks: a snapshot must be taken under the store's lock in well under a millisecond even
-//! at 1M entries (issue 6), so it cannot copy the entries. It clones the `Vec` of chunk pointers
-//! instead (one `Arc` increment per [`CHUNK`] entries). A later write to a chunk that a snapshot
-//! still holds copies that one chunk first (`Arc::make_mut`), which bounds the extra work of any
-//! single observation to one chunk copy, and the total extra memory to what the snapshot pins.
+//! at 1M entries (issue 6), so it cannot copy the entries. The slots form a two-level tree of
+//! `Arc`s: leaves of [`CHUNK`] entries, branches of [`FANOUT`] leaves. A snapshot clones the
+//! branch pointers only (~250 `Arc` increments at 1M entries). A later write to a slot a snapshot
+//! still shares first copies its branch (64 pointers) and its leaf (64 entries with their strings,
+//! `Arc::make_mut`), which bounds the extra work of one write to ~25 µs, and the extra memory to
+//! what the snapshot pins while it lives. (One level of 1024-entry chunks made the copy ~400 µs;
+//! one level of 64-entry chunks made the snapshot ~16k pointer copies, ~0.7 ms at 1M on the
+//! loaded 2-core machine: both too close to the 1 ms budget.)
 
 use std::sync::Arc;
 
 use knownpeers_codecs::PeerEntry;
 
-/// Slots per chunk. 1024 keeps a snapshot's pointer copy at ~1k `Arc`s per 1M entries and the
-/// copy-on-write of one chunk (~100 KB plus its strings) far below the 1 ms stall budget.
-pub(crate) const CHUNK: usize = 1024;
+/// Slots per leaf: the unit of copy-on-write (~0.3-0.4 µs per entry to clone with its strings).
+pub(crate) const CHUNK: usize = 64;
+/// Leaves per branch: a snapshot copies one pointer per `CHUNK * FANOUT` = 4096 slots.
+pub(crate) const FANOUT: usize = 64;
 
-/// One chunk of slots; `None` is a free slot.
-pub(crate) type Chunk = Vec<Option<PeerEntry>>;
+/// One leaf of slots; `None` is a free (or not yet used) slot. A fixed array rather than a `Vec`
+/// saves one dependent pointer load on every access (the profile's hottest path is reading a
+/// random entry).
+pub(crate) type Leaf = [Option<PeerEntry>; CHUNK];
+/// One branch of leaves.
+pub(crate) type Branch = Vec<Arc<Leaf>>;
 
-/// Slot storage. Invariant: a slot number is either in `free` and its slot is `None`, or its
-/// slot is `Some` and exactly one index/tier entry of the state module refers to it.
+/// Slot storage. Invariant: a slot number below `slots` is either in `free` and its slot is
+/// `None`, or its slot is `Some` and exactly one index/tier entry of the state module refers to
+/// it; slots from `slots` on are `None` and unused. Every branch but the last has `FANOUT` leaves.
 #[derive(Default)]
 pub(crate) struct Slab {
-    chunks: Vec<Arc<Chunk>>,
+    branches: Vec<Arc<Branch>>,
     free: Vec<u32>,
+    /// Slots ever allocated (occupied or free).
+    slots: usize,
 }
 
 impl Slab {
-    fn locate(slot: u32) -> (usize, usize) {
+    fn locate(slot: u32) -> (usize, usize, usize) {
         let slot = slot as usize;
-        (slot / CHUNK, slot % CHUNK)
+        (
+            slot / (CHUNK * FANOUT),
+            (slot / CHUNK) % FANOUT,
+            slot % CHUNK,
+        )
+    }
+
+    /// The slot for writing, copying its branch and leaf first if a snapshot shares them.
+    #[inline]
+    fn slot_mut(&mut self, slot: u32) -> &mut Option<PeerEntry> {
+        let (b, l, i) = Self::locate(slot);
+        &mut Arc::make_mut(&mut Arc::make_mut(&mut self.branches[b])[l])[i]
     }
 
     /// The entry in an occupied slot.
+    #[inline]
     pub(crate) fn get(&self, slot: u32) -> &PeerEntry {
-        let (c, i) = Self::locate(slot);
-        self.chunks[c][i]
+        let (b, l, i) = Self::locate(slot);
+        self.branches[b][l][i]
             .as_ref()
             .expect("the state module only holds occupied slot numbers")
     }
 
-    /// The entry in an occupied slot, for writing; copies the chunk first if a snapshot shares it.
+    /// The entry in an occupied slot, for writing (copy-on-write, see the module doc).
     pub(crate) fn get_mut(&mut self, slot: u32) -> &mut PeerEntry {
-        let (c, i) = Self::locate(slot);
-        Arc::make_mut(&mut self.chunks[c])[i]
+        self.slot_mut(slot)
             .as_mut()
             .expect("the state module only holds occupied slot numbers")
     }
@@ -52,36 +75,94 @@ impl Slab {
     /// Stores `entry` in a free slot (reusing freed slots first) and returns its number.
     pub(crate) fn insert(&mut self, entry: PeerEntry) -> u32 {
         if let Some(slot) = self.free.pop() {
-            let (c, i) = Self::locate(slot);
-            Arc::make_mut(&mut self.chunks[c])[i] = Some(entry);
+            *self.slot_mut(slot) = Some(entry);
             return slot;
         }
-        if self.chunks.last().is_none_or(|c| c.len() == CHUNK) {
-            self.chunks.push(Arc::new(Vec::with_capacity(CHUNK)));
+        let slot = u32::try_from(self.slots).expect("slot count is capped below u32::MAX");
+        let (b, l, _) = Self::locate(slot);
+        if b == self.branches.len() {
+            self.branches.push(Arc::new(Vec::with_capacity(FANOUT)));
         }
-        let c = self.chunks.len() - 1;
-        let chunk = Arc::make_mut(&mut self.chunks[c]);
-        if chunk.capacity() < CHUNK {
-            // A copy-on-write clone of the last chunk has capacity == len; reserve once so the
-            // chunk does not reallocate slot by slot.
-            chunk.reserve_exact(CHUNK - chunk.len());
+        let branch = Arc::make_mut(&mut self.branches[b]);
+        if l == branch.len() {
+            branch.push(Arc::new(std::array::from_fn(|_| None)));
         }
-        chunk.push(Some(entry));
-        u32::try_from(c * CHUNK + chunk.len() - 1).expect("slot count is capped below u32::MAX")
+        self.slots += 1;
+        *self.slot_mut(slot) = Some(entry);
+        slot
     }
 
     /// Frees an occupied slot and returns its entry.
     pub(crate) fn remove(&mut self, slot: u32) -> PeerEntry {
-        let (c, i) = Self::locate(slot);
-        let entry = Arc::make_mut(&mut self.chunks[c])[i]
+        let entry = self
+            .slot_mut(slot)
             .take()
             .expect("the state module only frees occupied slots");
         self.free.push(slot);
         entry
     }
 
-    /// The chunk pointers, for a snapshot: O(number of chunks), no entry is copied.
-    pub(crate) fn share(&self) -> Vec<Arc<Chunk>> {
-        self.chunks.clone()
+    /// The branch pointers, for a snapshot: O(slots / 4096), no entry is copied.
+    pub(crate) fn share(&self) -> Vec<Arc<Branch>> {
+        self.branches.clone()
+    }
+}
+
+/// Every occupied slot of shared branches, in slot order.
+pub(crate) fn entries(branches: &[Arc<Branch>]) -> impl Iterator<Item = &PeerEntry> + '_ {
+    branches
+        .iter()
+        .flat_map(|branch| branch.iter())
+        .flat_map(|leaf| leaf.iter())
+        .filter_map(Option::as_ref)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use knownpeers_codecs::PeerSource;
+
+    fn entry(n: u16) -> PeerEntry {
+        PeerEntry {
+            addr: std::net::SocketAddr::from(([10, 0, 0, 1], n)),
+            source: PeerSource::Gossip,
+            last_seen: u64::from(n),
+            node_id: Some(format!("id{n}")),
+            capabilities: vec![],
+        }
+    }
+
+    fn contents(branches: &[Arc<Branch>]) -> Vec<u64> {
+        entries(branches).map(|e| e.last_seen).collect()
+    }
+
+    #[test]
+    fn slots_are_reused_and_shared_chunks_are_copied_on_write() {
+        let mut slab = Slab::default();
+        let slots: Vec<u32> = (0..(CHUNK as u16 * 2 + 3))
+            .map(|n| slab.insert(entry(n)))
+            .collect();
+        assert_eq!(slots, (0..slots.len() as u32).collect::<Vec<_>>());
+        let shared = slab.share();
+        let before = contents(&shared);
+
+        slab.get_mut(5).last_seen = 9999;
+        assert_eq!(slab.remove(7).last_seen, 7);
+        assert_eq!(slab.insert(entry(7000)), 7, "a freed slot is reused first");
+        slab.insert(entry(8000)); // the last chunk grows
+        assert_eq!(contents(&shared), before, "the shared view did not change");
+        assert_eq!(slab.get(5).last_seen, 9999);
+        assert_eq!(slab.get(7).last_seen, 7000);
+        // The written branch and leaves were copied; untouched leaves are still shared.
+        let now = slab.share();
+        assert!(!Arc::ptr_eq(&shared[0], &now[0]));
+        assert!(!Arc::ptr_eq(&shared[0][0], &now[0][0]));
+        assert!(Arc::ptr_eq(&shared[0][1], &now[0][1]));
+        assert_eq!(contents(&now).len(), slots.len() + 1);
+
+        // Past one branch: slots keep counting across branches.
+        let last = (0..CHUNK * FANOUT).map(|_| slab.insert(entry(1))).last();
+        assert_eq!(last, Some((CHUNK * FANOUT + slots.len()) as u32));
+        assert_eq!(slab.share().len(), 2);
     }
 }

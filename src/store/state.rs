@@ -5,7 +5,8 @@
 //! the lock).
 //!
 //! Layout (issue 6 weighs speed, memory and snapshot stalls against each other):
-//! - `slab`: the `PeerEntry` values in `Arc`-shared chunks, so a snapshot is a pointer copy.
+//! - `slab`: the `PeerEntry` values in a two-level tree of `Arc`-shared chunks, so a snapshot
+//!   is a copy of ~250 pointers per 1M entries.
 //! - `index`: address -> slot, a `hashbrown::HashTable<u32>` hashed with std's keyed SipHash
 //!   (`RandomState`): gossip lets a remote peer choose the keys, so the index must resist
 //!   collision flooding; storing 4-byte slot numbers instead of 32-byte addresses keeps it small.
@@ -17,7 +18,7 @@
 //! `last_seen` as long as the clock does not go backwards (every touch sets `last_seen = now`;
 //! hydrate inserts oldest first), so a tier's front is also its oldest entry.
 
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -28,7 +29,7 @@ use knownpeers_codecs::{
 };
 
 use super::backoff::DialState;
-use super::slab::{Chunk, Slab};
+use super::slab::{Branch, Slab};
 use super::{GossipPeer, GossipReport, HydrateReport, MetadataRejected, Observed, StoreConfig};
 
 /// Tier number of a source: its rank, Gossip 0 < Bootstrap 1 < Connected 2.
@@ -38,6 +39,31 @@ pub(crate) fn rank(source: PeerSource) -> usize {
         PeerSource::Bootstrap => 1,
         PeerSource::Connected => 2,
     }
+}
+
+/// The index hash of an address: std's keyed SipHash over one packed byte string of every
+/// field `SocketAddr`'s `Eq` compares. Same keys as `hash_one(addr)`, but one `write` instead
+/// of the derived `Hash`'s five (discriminant, length prefix, octets, port, ...): the hash was
+/// ~7% of a 1M-entry load.
+fn hash_addr(keys: &RandomState, addr: &SocketAddr) -> u64 {
+    let mut hasher = keys.build_hasher();
+    match addr {
+        SocketAddr::V4(a) => {
+            let mut bytes = [4u8; 7];
+            bytes[1..5].copy_from_slice(&a.ip().octets());
+            bytes[5..7].copy_from_slice(&a.port().to_le_bytes());
+            hasher.write(&bytes);
+        }
+        SocketAddr::V6(a) => {
+            let mut bytes = [6u8; 27];
+            bytes[1..17].copy_from_slice(&a.ip().octets());
+            bytes[17..19].copy_from_slice(&a.port().to_le_bytes());
+            bytes[19..23].copy_from_slice(&a.flowinfo().to_le_bytes());
+            bytes[23..27].copy_from_slice(&a.scope_id().to_le_bytes());
+            hasher.write(&bytes);
+        }
+    }
+    hasher.finish()
 }
 
 /// DESIGN.md's TTL rule: expired when `now - last_seen > ttl`. An entry seen "in the future"
@@ -86,6 +112,89 @@ pub(crate) struct Counters {
     pub(crate) not_stored: u64,
 }
 
+/// Where a newcomer goes (see `State::make_room`).
+enum Room {
+    /// Below the cap: a fresh slot.
+    Free,
+    /// The slot of an entry just evicted (or expired), already out of the index and its tier.
+    Reuse(u32),
+    /// Full of entries the newcomer may not evict.
+    Full,
+}
+
+/// A newcomer's metadata. Gossip claims are borrowed so that a reused slot takes them with
+/// `clone_from`, into the evicted entry's string buffers: a steady gossip flood at the cap then
+/// mostly allocates nothing (issue 6's ingest goal).
+enum Meta<'a> {
+    Owned(Option<String>, Vec<String>),
+    Borrowed(&'a Option<String>, &'a Vec<String>),
+}
+
+/// A newcomer.
+struct NewEntry<'a> {
+    addr: SocketAddr,
+    source: PeerSource,
+    last_seen: u64,
+    meta: Meta<'a>,
+}
+
+impl NewEntry<'_> {
+    fn build(self) -> PeerEntry {
+        let (node_id, capabilities) = match self.meta {
+            Meta::Owned(node_id, capabilities) => (node_id, capabilities),
+            Meta::Borrowed(node_id, capabilities) => (node_id.clone(), capabilities.clone()),
+        };
+        PeerEntry {
+            addr: self.addr,
+            source: self.source,
+            last_seen: self.last_seen,
+            node_id,
+            capabilities,
+        }
+    }
+
+    /// Overwrites an evicted entry in place.
+    fn write(self, entry: &mut PeerEntry) {
+        entry.addr = self.addr;
+        entry.source = self.source;
+        entry.last_seen = self.last_seen;
+        match self.meta {
+            Meta::Owned(node_id, capabilities) => {
+                entry.node_id = node_id;
+                entry.capabilities = capabilities;
+            }
+            Meta::Borrowed(node_id, capabilities) => {
+                entry.node_id.clone_from(node_id);
+                entry.capabilities.clone_from(capabilities);
+            }
+        }
+    }
+}
+
+/// A file's entries prepared outside the lock for `State::hydrate`: sorted oldest first, and
+/// counted per tier to size the tables.
+///
+/// The sort is `sort_unstable_by_key` on purpose (measured at 1M entries on the 2-core machine):
+/// the stable sort allocates a buffer of up to the whole input (96 MB at 1M, paid in page
+/// faults), and sorting (last_seen, position) keys then gathering the entries in that order
+/// costs a cache miss per entry. The unstable sort is in place and deterministic, so equal
+/// `last_seen` values come out in the same (if not the file's) order for the same file.
+pub(crate) struct Load {
+    entries: Vec<PeerEntry>,
+    per_tier: [usize; 3],
+}
+
+impl Load {
+    pub(crate) fn new(mut entries: Vec<PeerEntry>) -> Load {
+        let mut per_tier = [0usize; 3];
+        for e in &entries {
+            per_tier[rank(e.source)] += 1;
+        }
+        entries.sort_unstable_by_key(|e| e.last_seen);
+        Load { entries, per_tier }
+    }
+}
+
 /// Everything behind the store's mutex.
 pub(crate) struct State {
     config: StoreConfig,
@@ -97,6 +206,11 @@ pub(crate) struct State {
     tiers: [LinkedHashMap<u32, DialState>; 3],
     rng: fastrand::Rng,
     generation: u64,
+    /// Whether every tier is in `last_seen` order front to back (see `placed`). True until the
+    /// clock goes backwards or a hydrate places an entry older than one already stored.
+    ordered: bool,
+    /// The largest `last_seen` placed at the back of a tier so far.
+    latest_s: u64,
     pub(crate) counters: Counters,
     pub(crate) hook: Option<Arc<dyn Fn() + Send + Sync>>,
 }
@@ -119,6 +233,8 @@ impl State {
             tiers: Default::default(),
             rng,
             generation: 0,
+            ordered: true,
+            latest_s: 0,
             counters: Counters::default(),
             hook: None,
         }
@@ -137,8 +253,38 @@ impl State {
         self.generation = self.generation.wrapping_add(1);
     }
 
+    /// Records that an entry with `last_seen` was just put at the back of its tier. An entry
+    /// older than the newest placed so far breaks the tiers' `last_seen` order, after which
+    /// snapshots count their entries instead of trusting the order.
+    fn placed(&mut self, last_seen: u64) {
+        if last_seen < self.latest_s {
+            self.ordered = false;
+        }
+        self.latest_s = self.latest_s.max(last_seen);
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.index.len()
+    }
+
+    /// The exact number of unexpired entries if the tiers are in `last_seen` order: then the
+    /// expired entries are exactly a prefix of each tier, so counting them costs O(expired)
+    /// rather than a walk of the whole store. `None` if the order is not known to hold.
+    pub(crate) fn live_len(&self, now_s: u64) -> Option<usize> {
+        if !self.ordered {
+            return None;
+        }
+        let ttl = self.config.ttl_secs;
+        let expired: usize = self
+            .tiers
+            .iter()
+            .map(|tier| {
+                tier.keys()
+                    .take_while(|&&slot| is_expired(self.slab.get(slot), now_s, ttl))
+                    .count()
+            })
+            .sum();
+        Some(self.index.len() - expired)
     }
 
     pub(crate) fn tier_len(&self, tier: usize) -> usize {
@@ -146,7 +292,7 @@ impl State {
     }
 
     fn hash(&self, addr: &SocketAddr) -> u64 {
-        self.hasher.hash_one(addr)
+        hash_addr(&self.hasher, addr)
     }
 
     /// The slot of `addr`, expired or not.
@@ -170,61 +316,79 @@ impl State {
         Some(slot)
     }
 
-    /// Removes an occupied slot from the tier, the index and the slab.
-    fn remove_slot(&mut self, slot: u32) -> PeerEntry {
-        let (tier, hash) = {
-            let entry = self.slab.get(slot);
-            (rank(entry.source), self.hasher.hash_one(entry.addr))
-        };
-        self.tiers[tier].remove(&slot);
+    /// Takes an occupied slot out of the index; its entry stays in the slab.
+    fn unindex(&mut self, slot: u32) {
+        let hash = hash_addr(&self.hasher, &self.slab.get(slot).addr);
         if let Ok(found) = self.index.find_entry(hash, |&s| s == slot) {
             found.remove();
         }
+    }
+
+    /// Removes an occupied slot from its tier, the index and the slab.
+    fn remove_slot(&mut self, slot: u32) -> PeerEntry {
+        let tier = rank(self.slab.get(slot).source);
+        self.tiers[tier].remove(&slot);
+        self.unindex(slot);
         self.slab.remove(slot)
     }
 
     /// Makes room for one newcomer of tier `rank`: DESIGN.md's eviction order. First an expired
     /// entry (any tier, lowest first; checking each tier's front is enough because the front is
     /// the tier's oldest entry), else the least recently seen entry of the lowest non-empty tier
-    /// not above `rank`. Returns false if the newcomer may not be stored.
-    fn make_room(&mut self, rank: usize, now_s: u64) -> bool {
+    /// not above `rank`. The victim's slot is handed back for reuse (its strings' buffers too).
+    fn make_room(&mut self, rank: usize, now_s: u64) -> Room {
         if self.index.len() < self.max_entries {
-            return true;
+            return Room::Free;
         }
         if self.max_entries == 0 {
-            return false;
+            return Room::Full;
         }
-        for tier in 0..self.tiers.len() {
-            if let Some((&slot, _)) = self.tiers[tier].front() {
-                if is_expired(self.slab.get(slot), now_s, self.config.ttl_secs) {
-                    self.remove_slot(slot);
-                    self.counters.expired += 1;
-                    return true;
+        let ttl = self.config.ttl_secs;
+        let expired = (0..self.tiers.len()).find(|&tier| {
+            self.tiers[tier]
+                .front()
+                .is_some_and(|(&slot, _)| is_expired(self.slab.get(slot), now_s, ttl))
+        });
+        let tier = match expired {
+            Some(tier) => {
+                self.counters.expired += 1;
+                tier
+            }
+            None => match (0..=rank).find(|&tier| !self.tiers[tier].is_empty()) {
+                Some(tier) => {
+                    self.counters.evictions += 1;
+                    tier
                 }
-            }
-        }
-        for tier in 0..=rank {
-            if let Some((&slot, _)) = self.tiers[tier].front() {
-                self.remove_slot(slot);
-                self.counters.evictions += 1;
-                return true;
-            }
-        }
-        false
+                None => return Room::Full,
+            },
+        };
+        let (slot, _) = self.tiers[tier]
+            .pop_front()
+            .expect("the tier was just seen non-empty");
+        self.unindex(slot);
+        Room::Reuse(slot)
     }
 
     /// Inserts an entry whose address is not in the store (`hash` is its address's hash).
-    fn insert_new(&mut self, entry: PeerEntry, hash: u64, now_s: u64) -> Observed {
-        let tier = rank(entry.source);
-        if !self.make_room(tier, now_s) {
-            self.counters.not_stored += 1;
-            return Observed::NotStored;
-        }
-        let slot = self.slab.insert(entry);
+    fn insert_new(&mut self, new: NewEntry<'_>, hash: u64, now_s: u64) -> Observed {
+        let tier = rank(new.source);
+        let last_seen = new.last_seen;
+        let slot = match self.make_room(tier, now_s) {
+            Room::Full => {
+                self.counters.not_stored += 1;
+                return Observed::NotStored;
+            }
+            Room::Free => self.slab.insert(new.build()),
+            Room::Reuse(slot) => {
+                new.write(self.slab.get_mut(slot));
+                slot
+            }
+        };
         let (slab, hasher) = (&self.slab, &self.hasher);
         self.index
-            .insert_unique(hash, slot, |&s| hasher.hash_one(slab.get(s).addr));
+            .insert_unique(hash, slot, |&s| hash_addr(hasher, &slab.get(s).addr));
         self.tiers[tier].insert(slot, DialState::default());
+        self.placed(last_seen);
         self.bump();
         Observed::Inserted
     }
@@ -266,16 +430,16 @@ impl State {
                     rank(PeerSource::Connected),
                     Some(DialState::default()),
                 );
+                self.placed(now_s);
                 self.bump();
                 Observed::Updated
             }
             None => self.insert_new(
-                PeerEntry {
+                NewEntry {
                     addr,
                     source: PeerSource::Connected,
                     last_seen: now_s,
-                    node_id,
-                    capabilities,
+                    meta: Meta::Owned(node_id, capabilities),
                 },
                 hash,
                 now_s,
@@ -295,16 +459,16 @@ impl State {
                 entry.last_seen = now_s;
                 let to = rank(entry.source);
                 self.retier(slot, from, to, None);
+                self.placed(now_s);
                 self.bump();
                 Observed::Updated
             }
             None => self.insert_new(
-                PeerEntry {
+                NewEntry {
                     addr,
                     source: PeerSource::Bootstrap,
                     last_seen: now_s,
-                    node_id: None,
-                    capabilities: Vec::new(),
+                    meta: Meta::Owned(None, Vec::new()),
                 },
                 hash,
                 now_s,
@@ -312,13 +476,14 @@ impl State {
         }
     }
 
-    pub(crate) fn observe_gossip(&mut self, batch: &[GossipPeer], now_s: u64) -> GossipReport {
-        let take = batch.len().min(self.config.max_gossip_batch);
-        let mut report = GossipReport {
-            over_batch: batch.len() - take,
-            ..GossipReport::default()
-        };
-        for peer in &batch[..take] {
+    /// Gossip claims, already cut to the batch cap; adds to `report`. The caller counts rejects.
+    pub(crate) fn observe_gossip(
+        &mut self,
+        peers: &[GossipPeer],
+        now_s: u64,
+        report: &mut GossipReport,
+    ) {
+        for peer in peers {
             if check_metadata(peer.node_id.as_deref(), &peer.capabilities).is_err() {
                 report.rejected += 1;
                 continue;
@@ -331,6 +496,7 @@ impl State {
                         // a handshake replaces it, so a gossiper cannot rewrite it at will.
                         self.slab.get_mut(slot).last_seen = now_s;
                         self.tiers[rank(PeerSource::Gossip)].to_back(&slot);
+                        self.placed(now_s);
                         self.bump();
                         report.refreshed += 1;
                     } else {
@@ -338,22 +504,19 @@ impl State {
                     }
                 }
                 None => {
-                    let entry = PeerEntry {
+                    let new = NewEntry {
                         addr: peer.addr,
                         source: PeerSource::Gossip,
                         last_seen: now_s,
-                        node_id: peer.node_id.clone(),
-                        capabilities: peer.capabilities.clone(),
+                        meta: Meta::Borrowed(&peer.node_id, &peer.capabilities),
                     };
-                    match self.insert_new(entry, hash, now_s) {
+                    match self.insert_new(new, hash, now_s) {
                         Observed::Inserted => report.inserted += 1,
                         _ => report.not_stored += 1,
                     }
                 }
             }
         }
-        self.counters.rejected_gossip += (report.rejected + report.over_batch) as u64;
-        report
     }
 
     pub(crate) fn observe_dial_failure(&mut self, addr: SocketAddr, now_ms: u64) {
@@ -424,16 +587,25 @@ impl State {
         dead.len()
     }
 
-    pub(crate) fn hydrate(&mut self, mut entries: Vec<PeerEntry>, now_s: u64) -> HydrateReport {
+    /// Inserts a file's entries oldest first, dropping expired ones.
+    pub(crate) fn hydrate(&mut self, load: Load, now_s: u64) -> HydrateReport {
         let mut report = HydrateReport::default();
         let ttl = self.config.ttl_secs;
-        let before = entries.len();
-        entries.retain(|e| !is_expired(e, now_s, ttl));
-        report.expired = before - entries.len();
-        // Oldest first, so the newest entries end up most recent and evict older ones.
-        entries.sort_by_key(|e| e.last_seen);
+        // Size the tables once for what can fit, instead of growing them step by step.
+        let room = self.max_entries.saturating_sub(self.index.len());
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        self.index.reserve(load.entries.len().min(room), |&s| {
+            hash_addr(hasher, &slab.get(s).addr)
+        });
+        for (tier, count) in self.tiers.iter_mut().zip(load.per_tier) {
+            tier.reserve(count.min(room));
+        }
         let evictions_before = self.counters.evictions;
-        for entry in entries {
+        for entry in load.entries {
+            if is_expired(&entry, now_s, ttl) {
+                report.expired += 1;
+                continue;
+            }
             let hash = self.hash(&entry.addr);
             match self.find_live(&entry.addr, hash, now_s) {
                 Some(slot) => {
@@ -446,11 +618,18 @@ impl State {
                         let last_seen = existing.last_seen.max(entry.last_seen);
                         *self.slab.get_mut(slot) = PeerEntry { last_seen, ..entry };
                         self.retier(slot, from, to, None);
+                        self.placed(last_seen);
                         self.bump();
                     }
                 }
                 None => {
-                    if self.insert_new(entry, hash, now_s) == Observed::NotStored {
+                    let new = NewEntry {
+                        addr: entry.addr,
+                        source: entry.source,
+                        last_seen: entry.last_seen,
+                        meta: Meta::Owned(entry.node_id, entry.capabilities),
+                    };
+                    if self.insert_new(new, hash, now_s) == Observed::NotStored {
                         report.capped += 1;
                     }
                 }
@@ -461,8 +640,9 @@ impl State {
         report
     }
 
-    /// The chunk pointers and generation, for a snapshot (O(chunks), no entry copied).
-    pub(crate) fn share(&self) -> (Vec<Arc<Chunk>>, u64) {
+    /// The branch pointers and generation, for a snapshot (no entry copied).
+    pub(crate) fn share(&self) -> (Vec<Arc<Branch>>, u64) {
+        // (`live_len` gives the snapshot its length when that is cheap.)
         (self.slab.share(), self.generation)
     }
 }
