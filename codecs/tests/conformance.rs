@@ -4,9 +4,10 @@
 
 mod common;
 
-use common::{basic_entries, vector, SAVED_AT};
+use common::{basic_entries, entry, vector, SAVED_AT};
 use knownpeers_codecs::{
-    inspect, Codec, Format, Header, JsonCodec, KdfInfo, Key, MsgpackCodec, SealedCodec,
+    inspect, Codec, Format, Header, JsonCodec, KdfInfo, Key, MsgpackCodec, PeerEntry, PeerSource,
+    SealedCodec,
 };
 
 #[test]
@@ -107,4 +108,100 @@ fn inspect_refuses_what_it_can_check_without_a_key() {
     check("msgpack-future-version.kp", Unsupported);
     check("json-future-version.json", Unsupported);
     check("not-a-peer-file.bin", NotPeerFile);
+}
+
+/// The body bytes of a msgpack file of `entries` (realm "r").
+fn body_of(entries: &[PeerEntry]) -> Vec<u8> {
+    let file = MsgpackCodec
+        .encode("r", SAVED_AT, &entries.to_vec())
+        .expect("encode");
+    let h = 25 + 1 + 12;
+    file[h..file.len() - 4].to_vec()
+}
+
+/// Our body writer picks MessagePack's shortest form at every boundary of every form it uses,
+/// as Python msgpack (the vectors' writer) does. The expected bytes are written out from the
+/// MessagePack spec, not produced by a library.
+#[test]
+fn msgpack_body_uses_the_shortest_form_at_every_boundary() {
+    // (what the entry holds, the encoded value that must follow its key)
+    let check = |entry: PeerEntry, key: &str, want: &[u8]| {
+        let body = body_of(&[entry]);
+        let mut key_bytes = vec![0xa0 | key.len() as u8];
+        key_bytes.extend_from_slice(key.as_bytes());
+        let at = body
+            .windows(key_bytes.len())
+            .position(|w| w == key_bytes)
+            .unwrap_or_else(|| panic!("no {key} in {body:02x?}"))
+            + key_bytes.len();
+        assert_eq!(&body[at..at + want.len()], want, "{key}: {body:02x?}");
+    };
+    let base = || entry("192.0.2.1:1", PeerSource::Gossip, 0);
+    let seen = |last_seen| PeerEntry {
+        last_seen,
+        ..base()
+    };
+    check(seen(0), "last_seen", &[0x00]);
+    check(seen(127), "last_seen", &[0x7f]);
+    check(seen(128), "last_seen", &[0xcc, 0x80]);
+    check(seen(255), "last_seen", &[0xcc, 0xff]);
+    check(seen(256), "last_seen", &[0xcd, 0x01, 0x00]);
+    check(seen(65_535), "last_seen", &[0xcd, 0xff, 0xff]);
+    check(seen(65_536), "last_seen", &[0xce, 0, 1, 0, 0]);
+    check(
+        seen(u64::from(u32::MAX)),
+        "last_seen",
+        &[0xce, 0xff, 0xff, 0xff, 0xff],
+    );
+    check(seen(1 << 32), "last_seen", &[0xcf, 0, 0, 0, 1, 0, 0, 0, 0]);
+    check(
+        seen(u64::MAX),
+        "last_seen",
+        &[0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+    );
+    let id = |n: usize| PeerEntry {
+        node_id: Some("i".repeat(n)),
+        ..base()
+    };
+    check(id(0), "node_id", &[0xa0]);
+    check(id(31), "node_id", &[0xbf, b'i']);
+    check(id(32), "node_id", &[0xd9, 32, b'i']);
+    check(id(255), "node_id", &[0xd9, 255, b'i']);
+    let caps = |n: usize| PeerEntry {
+        capabilities: (0..n).map(|i| format!("c{i}")).collect(),
+        ..base()
+    };
+    check(caps(1), "capabilities", &[0x91, 0xa2, b'c', b'0']);
+    check(caps(15), "capabilities", &[0x9f, 0xa2]);
+    check(caps(16), "capabilities", &[0xdc, 0, 16, 0xa2]);
+    check(caps(32), "capabilities", &[0xdc, 0, 32, 0xa2]);
+    let long_cap = PeerEntry {
+        capabilities: vec!["c".repeat(64)],
+        ..base()
+    };
+    check(long_cap, "capabilities", &[0x91, 0xd9, 64, b'c']);
+    // A map holds 3 to 5 fields: always a fixmap, right after the array header.
+    assert_eq!(body_of(&[base()])[..2], [0x91, 0x83]);
+    let full = PeerEntry {
+        node_id: Some("n".into()),
+        ..caps(1)
+    };
+    assert_eq!(body_of(&[full])[..2], [0x91, 0x85]);
+    // The entry array: fixarray up to 15, array16 up to 65,535, then array32.
+    let many = |n: u32| -> Vec<PeerEntry> {
+        (0..n)
+            .map(|i| PeerEntry {
+                addr: std::net::SocketAddr::from((
+                    [10, 0, (i >> 8) as u8, i as u8],
+                    (i >> 16) as u16 + 1,
+                )),
+                ..base()
+            })
+            .collect()
+    };
+    assert_eq!(body_of(&[])[..], [0x90]);
+    assert_eq!(body_of(&many(15))[..2], [0x9f, 0x83]);
+    assert_eq!(body_of(&many(16))[..4], [0xdc, 0, 16, 0x83]);
+    assert_eq!(body_of(&many(65_535))[..4], [0xdc, 0xff, 0xff, 0x83]);
+    assert_eq!(body_of(&many(65_536))[..6], [0xdd, 0, 1, 0, 0, 0x83]);
 }

@@ -1,6 +1,8 @@
 //! Exhaustive damage: every truncation and every single-bit flip of a small msgpack file and a
 //! small sealed file is an error (never a panic, never a silently different entry list). The
-//! sealed file uses a key-file key, so ~3000 decodes stay fast.
+//! sealed file uses a key-file key, so ~3000 decodes stay fast. The same damage to a body
+//! behind valid checksums reaches the body parser itself: never a panic, never peer data in
+//! the error.
 
 mod common;
 
@@ -83,4 +85,87 @@ fn a_damaged_passphrase_header_never_costs_an_argon2_run() {
         }
     }
     assert_eq!(codec.kdf_runs(), 0);
+}
+
+/// A body with an unknown field whose value holds one value of every MessagePack family the
+/// reader must skip (ext, fixext, bin, str8, map16, float, signed ints, nesting).
+fn body_with_every_family() -> Vec<u8> {
+    let mut b = Vec::new();
+    let w = |b: &mut Vec<u8>, s: &str| rmp::encode::write_str(b, s).expect("vec");
+    rmp::encode::write_array_len(&mut b, 1).expect("vec");
+    rmp::encode::write_map_len(&mut b, 5).expect("vec");
+    w(&mut b, "future");
+    rmp::encode::write_array_len(&mut b, 10).expect("vec");
+    rmp::encode::write_ext_meta(&mut b, 3, 7).expect("vec");
+    b.extend_from_slice(&[1, 2, 3]);
+    rmp::encode::write_ext_meta(&mut b, 4, -1).expect("vec");
+    b.extend_from_slice(&[4, 5, 6, 7]);
+    rmp::encode::write_bin(&mut b, &[8; 40]).expect("vec");
+    w(&mut b, &"s".repeat(40));
+    b.extend_from_slice(&[0xde, 0, 1, 0xa1, b'k', 0xc2]); // map16 {"k": false}
+    rmp::encode::write_f32(&mut b, 1.5).expect("vec");
+    rmp::encode::write_f64(&mut b, -2.5).expect("vec");
+    rmp::encode::write_i64(&mut b, -3).expect("vec");
+    rmp::encode::write_sint(&mut b, -20_000).expect("vec");
+    b.extend_from_slice(&[0x91, 0x91, 0x90]); // [[[]]]
+    w(&mut b, "addr");
+    w(&mut b, "192.0.2.1:1");
+    w(&mut b, "source");
+    w(&mut b, "Gossip");
+    w(&mut b, "last_seen");
+    rmp::encode::write_uint(&mut b, 70_000).expect("vec");
+    w(&mut b, "node_id");
+    w(&mut b, "node-z");
+    b
+}
+
+/// Every truncation and every bit flip of `body`, behind a frame whose CRCs are recomputed so
+/// that the body parser itself sees the damage: never a panic, an error is always a corrupt or
+/// over-limit body, and its message never repeats the peer data of the intact body.
+fn damage_body_everywhere(body: &[u8], count: u32, peer_text: &[&str]) {
+    let policy = ReadPolicy::plaintext(Some(REALM));
+    let check = |damaged: &[u8], what: &str| {
+        let file = common::msgpack_frame(REALM, count, damaged);
+        if let Err(e) = read(&file, &policy) {
+            assert!(
+                matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::LimitExceeded),
+                "{what}: {e}"
+            );
+            let message = e.to_string();
+            for text in peer_text {
+                assert!(!message.contains(text), "{what}: {message}");
+            }
+        }
+    };
+    assert!(read(&common::msgpack_frame(REALM, count, body), &policy).is_ok());
+    for len in 0..body.len() {
+        let what = format!("truncation to {len} bytes");
+        check(&body[..len], &what);
+        // A truncated body must not read: every entry's bytes are needed.
+        assert!(read(&common::msgpack_frame(REALM, count, &body[..len]), &policy).is_err());
+    }
+    for byte in 0..body.len() {
+        for bit in 0..8 {
+            let mut damaged = body.to_vec();
+            damaged[byte] ^= 1 << bit;
+            check(&damaged, &format!("flipping bit {bit} of byte {byte}"));
+        }
+    }
+}
+
+#[test]
+fn every_damage_of_a_body_behind_valid_checksums_is_handled() {
+    let file = MsgpackCodec
+        .encode(REALM, SAVED_AT, &basic_entries())
+        .expect("encode");
+    let h = 25 + REALM.len() + 12;
+    let peer_text = [
+        "203.0.113.10",
+        "2001:db8::1",
+        "198.51.100.7",
+        "node-abc",
+        "node-v6",
+    ];
+    damage_body_everywhere(&file[h..file.len() - 4], 3, &peer_text);
+    damage_body_everywhere(&body_with_every_family(), 1, &["192.0.2.1", "node-z"]);
 }
