@@ -583,7 +583,7 @@ fn codecs(ctx: &mut Ctx<'_>) {
             (
                 atomic,
                 format!(
-                    "{} vs {} ({})",
+                    "flush {}, encode+write+fsync {} ({})",
                     human(samples[2].median),
                     human(samples[4].median),
                     human_bytes(msgpack_bytes.len() as f64)
@@ -663,12 +663,20 @@ fn codecs(ctx: &mut Ctx<'_>) {
         if load {
             (
                 ratio(b_load, l),
-                format!("{} vs {}", human(b_load.median), human(l.median)),
+                format!(
+                    "knownpeers {}, baseline {}",
+                    human(l.median),
+                    human(b_load.median)
+                ),
             )
         } else {
             (
                 ratio(b_save, save),
-                format!("{} vs {}", human(b_save.median), human(save.median)),
+                format!(
+                    "knownpeers {}, baseline {}",
+                    human(save.median),
+                    human(b_save.median)
+                ),
             )
         }
     };
@@ -710,7 +718,7 @@ fn codecs(ctx: &mut Ctx<'_>) {
             cmp: Cmp::AtMost,
             target: 1.2,
             unit: "x",
-            detail: format!("{} vs {}", human(ss.median), human(ms.median)),
+            detail: format!("sealed {}, msgpack {}", human(ss.median), human(ms.median)),
             command: cmd.clone(),
         });
         goals.push(Goal {
@@ -719,7 +727,7 @@ fn codecs(ctx: &mut Ctx<'_>) {
             cmp: Cmp::AtMost,
             target: 1.15,
             unit: "x",
-            detail: format!("{} vs {}", human(sl.median), human(ml.median)),
+            detail: format!("sealed {}, msgpack {}", human(sl.median), human(ml.median)),
             command: cmd.clone(),
         });
     }
@@ -746,7 +754,7 @@ fn codecs(ctx: &mut Ctx<'_>) {
         target: 0.40,
         unit: "x",
         detail: format!(
-            "{} vs {}",
+            "msgpack {}, pretty JSON {}",
             human_bytes(*m_size as f64),
             human_bytes(*b_size as f64)
         ),
@@ -1020,7 +1028,7 @@ fn kdf(ctx: &mut Ctx<'_>) {
             target: 1.1,
             unit: "x",
             detail: format!(
-                "{} vs {} (first save {} vs {})",
+                "passphrase {}, key file {} (first save {} and {})",
                 human(s[0].median),
                 human(s[1].median),
                 human(first[0]),
@@ -1116,7 +1124,7 @@ fn store_ops(ctx: &mut Ctx<'_>) {
         target: 2.0,
         unit: "x",
         detail: format!(
-            "{} vs {} per address ({} with entries built beforehand)",
+            "store {}, map {} per address (map of entries built beforehand {})",
             human_ns(per(&s[0])),
             human_ns(per(&s[1])),
             human_ns(per(&s[2]))
@@ -1558,7 +1566,7 @@ fn cipher(ctx: &mut Ctx<'_>) {
                 target: 0.95,
                 unit: "x",
                 detail: format!(
-                    "{:.2} vs {:.2} GB/s (RustCrypto alone {:.2} GB/s)",
+                    "save path {:.2} GB/s, reference {:.2} GB/s (RustCrypto alone {:.2} GB/s)",
                     gbps(in_path),
                     gbps(reference),
                     gbps(alone)
