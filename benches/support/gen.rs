@@ -12,7 +12,7 @@ use knownpeers::{GossipPeer, PeerEntry, PeerSource};
 /// The benchmarks' "now" in unix seconds (fixed, so a clock at it never expires the entries).
 pub const NOW: u64 = 1_764_000_000;
 
-/// Capabilities an entry may advertise (names of the kind TheNodes' ADR 0003 uses).
+/// Capabilities an entry may advertise: a small vocabulary, as a real network has.
 const CAPABILITIES: [&str; 6] = ["relay", "storage", "dht", "bootstrap", "nat-pmp", "ipv6"];
 
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, seedable, good enough to shape test data. Not a
