@@ -3,7 +3,7 @@
 //! baseline run in the same process (a plain `HashMap<SocketAddr, PeerEntry>` insert loop; a
 //! full `Vec<PeerEntry>` clone, which is what a copying snapshot would hold the lock for).
 //! Ratios, not absolute times, are what to compare on a shared machine. It asserts nothing and
-//! writes no file. Heap bytes per entry are in `store_heap.rs` (it needs its own allocator).
+//! writes no file. Heap bytes per entry are in `persistence_heap.rs` (it needs its own allocator).
 //!
 //! Run: `cargo bench --bench store -- --warm-up-time 1 --measurement-time 3`
 

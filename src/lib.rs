@@ -5,6 +5,28 @@
 //! lock and a flush task), [`Realms`] (several realms from one [`Config`]), and the
 //! re-exported format types of `knownpeers-codecs` ([`PeerEntry`], [`PeerSource`],
 //! [`CodecKind`]).
+//!
+//! A realm opened from a TheNodes-style configuration, observed, and closed with a final save:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use knownpeers::{Config, PersistentStore, SystemClock};
+//!
+//! # async fn run() -> Result<(), knownpeers::Error> {
+//! let config = Config::from_toml_str(
+//!     r#"
+//! [network.persistence]
+//! path = "./data/{realm}.json"
+//! "#,
+//! )?;
+//! let realm = PersistentStore::open(&config, "mainnet", Arc::new(SystemClock)).await?;
+//! realm.store().observe_bootstrap("203.0.113.10:7447".parse().expect("an address"));
+//! let to_dial = realm.store().dial_candidates(8);
+//! realm.close().await?; // final save, lock released
+//! # let _ = to_dial;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -46,6 +46,19 @@ impl PeerSource {
     }
 }
 
+/// `addr` as a file stores it: an IPv6 address loses its flow info, which no codec writes (the
+/// scope id stays). Two addresses with the same stored form are one peer, and a writer refuses
+/// a second entry for it, so whatever keeps entries for saving (the store) keys them by this.
+pub fn stored_addr(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(mut a) if a.flowinfo() != 0 => {
+            a.set_flowinfo(0);
+            SocketAddr::V6(a)
+        }
+        other => other,
+    }
+}
+
 /// One remembered peer, exactly the metadata a file holds.
 ///
 /// An IPv6 address keeps its scope id (`[fe80::1%3]:7447`) but not its flow info, because a

@@ -65,7 +65,7 @@ mod sealed;
 
 pub use codec::{plaintext_codec, Codec, CodecKind, PeerFile};
 pub use detect::{detect, Format};
-pub use entry::{EntrySource, PeerEntry, PeerSource};
+pub use entry::{stored_addr, EntrySource, PeerEntry, PeerSource};
 pub use error::{Error, ErrorKind};
 pub use json::JsonCodec;
 pub use knownpeers_keys::{KdfParams, Key, SecretString};

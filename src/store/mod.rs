@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 
-use knownpeers_codecs::{EntrySource, PeerEntry};
+use knownpeers_codecs::{stored_addr, EntrySource, PeerEntry};
 
 use slab::Branch;
 use state::State;
@@ -363,12 +363,14 @@ impl PeerStore {
         capabilities: Vec<String>,
     ) -> Result<Observed, MetadataRejected> {
         state::check_metadata(node_id.as_deref(), &capabilities)?;
+        let addr = stored_addr(addr);
         Ok(self.mutate(|state, now_ms| {
             state.observe_connected(addr, node_id, capabilities, now_ms / 1000)
         }))
     }
     /// Seeding from configuration: inserts as Bootstrap, or raises/refreshes.
     pub fn observe_bootstrap(&self, addr: SocketAddr) -> Observed {
+        let addr = stored_addr(addr);
         self.mutate(|state, now_ms| state.observe_bootstrap(addr, now_ms / 1000))
     }
     /// Addresses heard in a PeerList (untrusted; see DESIGN.md).
@@ -401,11 +403,13 @@ impl PeerStore {
     }
     /// A failed dial: counts the failure and schedules the next attempt.
     pub fn observe_dial_failure(&self, addr: SocketAddr) {
+        let addr = stored_addr(addr);
         self.mutate(|state, now_ms| state.observe_dial_failure(addr, now_ms))
     }
     /// The entry for `addr`, unless absent or expired.
     pub fn get(&self, addr: &SocketAddr) -> Option<PeerEntry> {
-        self.read(|state, now_ms| state.get(addr, now_ms / 1000))
+        let addr = stored_addr(*addr);
+        self.read(|state, now_ms| state.get(&addr, now_ms / 1000))
     }
     /// Number of entries (expired ones not yet swept included).
     pub fn len(&self) -> usize {

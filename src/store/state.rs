@@ -25,7 +25,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 use hashlink::LinkedHashMap;
 use knownpeers_codecs::{
-    PeerEntry, PeerSource, MAX_CAPABILITIES, MAX_CAPABILITY_LEN, MAX_NODE_ID_LEN,
+    stored_addr, PeerEntry, PeerSource, MAX_CAPABILITIES, MAX_CAPABILITY_LEN, MAX_NODE_ID_LEN,
 };
 
 use super::backoff::DialState;
@@ -488,8 +488,9 @@ impl State {
                 report.rejected += 1;
                 continue;
             }
-            let hash = self.hash(&peer.addr);
-            match self.find_live(&peer.addr, hash, now_s) {
+            let addr = stored_addr(peer.addr);
+            let hash = self.hash(&addr);
+            match self.find_live(&addr, hash, now_s) {
                 Some(slot) => {
                     if self.slab.get(slot).source == PeerSource::Gossip {
                         // Only `last_seen` is refreshed: the first claimed metadata stays until
@@ -505,7 +506,7 @@ impl State {
                 }
                 None => {
                     let new = NewEntry {
-                        addr: peer.addr,
+                        addr,
                         source: PeerSource::Gossip,
                         last_seen: now_s,
                         meta: Meta::Borrowed(&peer.node_id, &peer.capabilities),
@@ -601,7 +602,8 @@ impl State {
             tier.reserve(count.min(room));
         }
         let evictions_before = self.counters.evictions;
-        for entry in load.entries {
+        for mut entry in load.entries {
+            entry.addr = stored_addr(entry.addr);
             if is_expired(&entry, now_s, ttl) {
                 report.expired += 1;
                 continue;
