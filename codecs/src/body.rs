@@ -372,9 +372,10 @@ impl<'a> Reader<'a> {
     /// Skips one value of any type (an unknown field's value), recursing at most
     /// `MAX_SKIP_DEPTH` levels. rmp has no skip of its own, and its `MessageLen` estimator
     /// panics on ext values (an unfinished `todo` in rmp 0.8), so it must never see file
-    /// bytes. Here the marker is peeked and rmp's reader for its family reads the length; only the payload widths of the
-    /// fixed-size scalars, which rmp does not expose, are written out, from the MessagePack
-    /// spec. The match names every marker, so a marker left out would not compile.
+    /// bytes. Here the marker is peeked and rmp's reader for its family reads the length;
+    /// only the payload widths of the fixed-size scalars, which rmp does not expose, are
+    /// written out, from the MessagePack spec. The match names every marker, so a marker left
+    /// out would not compile.
     fn skip(&mut self, depth: u32) -> Result<(), ParseError> {
         if depth > MAX_SKIP_DEPTH {
             return Err(ParseError("a value nested too deeply"));
