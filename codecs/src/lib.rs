@@ -70,7 +70,7 @@ pub use error::{Error, ErrorKind};
 pub use json::JsonCodec;
 pub use knownpeers_keys::{KdfParams, Key, SecretString};
 pub use msgpack::MsgpackCodec;
-pub use read::{inspect, read, Decoded, Header, KdfInfo, ReadPolicy};
+pub use read::{inspect, read, read_owned, Decoded, Header, KdfInfo, ReadPolicy};
 pub use sealed::SealedCodec;
 
 /// Format version this crate reads and writes.

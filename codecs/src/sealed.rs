@@ -41,6 +41,15 @@ enum Secret {
     },
 }
 
+/// What [`SealedCodec::open_owned`] needs of a parsed header once the file's buffer is no
+/// longer borrowed by it.
+pub(crate) struct OwnedShape {
+    pub fields: SealedFields,
+    pub header_len: usize,
+    pub body_len: usize,
+    pub entry_count: u32,
+}
+
 /// A derived master key with the salt it was derived with (under the codec's own params).
 struct Derived {
     salt: [u8; 16],
@@ -169,7 +178,8 @@ impl SealedCodec {
         }
     }
 
-    /// Reader steps 4 to 7 for a header that passed steps 1 to 3.
+    /// Reader steps 4 to 7 for a header that passed steps 1 to 3, on a borrowed file: after the
+    /// key check, the body is copied once into a buffer that zeroizes itself, and opened there.
     pub(crate) fn open(
         &self,
         bytes: &[u8],
@@ -179,7 +189,34 @@ impl SealedCodec {
             .sealed
             .as_ref()
             .expect("frame::parse fills the sealed block of a sealed header");
+        let unlocked = self.unlock(f)?;
+        let mut body = Zeroizing::new(header.body(bytes).to_vec());
+        self.open_body(
+            f,
+            unlocked,
+            &bytes[..header.header_len],
+            &mut body,
+            header.entry_count,
+        )
+    }
 
+    /// Reader steps 4 to 7 on a file the caller owns: the body is opened in place in `file`
+    /// (no copy), which then holds plaintext: the caller zeroizes it.
+    pub(crate) fn open_owned(
+        &self,
+        file: &mut [u8],
+        shape: &OwnedShape,
+    ) -> Result<Vec<PeerEntry>, Error> {
+        let unlocked = self.unlock(&shape.fields)?;
+        let (head, rest) = file.split_at_mut(shape.header_len);
+        let body = &mut rest[..shape.body_len];
+        self.open_body(&shape.fields, unlocked, head, body, shape.entry_count)
+    }
+
+    /// Reader steps 4 and 5: the KDF byte and bounds, then the master key and the key check.
+    /// Returns `enc_key`, and a passphrase master key worth keeping for saves once the body
+    /// authenticates (never before: a key is adopted only when it opened a file).
+    fn unlock(&self, f: &SealedFields) -> Result<(Key, Option<Key>), Error> {
         // Step 4: the KDF byte and bounds, before any key work.
         let file_params = file_kdf(f)?;
 
@@ -234,20 +271,22 @@ impl SealedCodec {
         if !primitives::key_check_matches(&check, &f.key_check) {
             return Err(Error::WrongKey);
         }
+        Ok((enc_key, adopt))
+    }
 
-        // Step 6: the AEAD, with the whole header (header_crc included) as associated data.
-        let body = header.body(bytes);
-        let (ciphertext, tag) = body.split_at(body.len() - TAG_LEN);
-        let tag: [u8; TAG_LEN] = tag.try_into().expect("a 16-byte tag");
-        // The one copy of the body; it holds plaintext after decryption, so it zeroizes itself.
-        let mut plain = Zeroizing::new(ciphertext.to_vec());
-        primitives::open_in_place(
-            &enc_key,
-            &f.nonce,
-            &bytes[..header.header_len],
-            &mut plain,
-            &tag,
-        )?;
+    /// Reader steps 6 and 7: the AEAD over `body` (ciphertext then tag) in place, with the
+    /// whole header `aad` (header_crc included) as associated data, then the MessagePack body.
+    fn open_body(
+        &self,
+        f: &SealedFields,
+        (enc_key, adopt): (Key, Option<Key>),
+        aad: &[u8],
+        body: &mut [u8],
+        entry_count: u32,
+    ) -> Result<Vec<PeerEntry>, Error> {
+        let (plain, tag) = body.split_at_mut(body.len() - TAG_LEN);
+        let tag: [u8; TAG_LEN] = (&*tag).try_into().expect("a 16-byte tag");
+        primitives::open_in_place(&enc_key, &f.nonce, aad, plain, &tag)?;
 
         if let (Some(master), Secret::Passphrase { cache, .. }) = (adopt, &self.secret) {
             let mut guard = lock(cache);
@@ -260,7 +299,7 @@ impl SealedCodec {
         }
 
         // Step 7: the body.
-        body::decode(&plain, header.entry_count)
+        body::decode(plain, entry_count)
     }
 }
 

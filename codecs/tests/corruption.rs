@@ -7,13 +7,26 @@
 mod common;
 
 use common::{basic_entries, SAVED_AT};
-use knownpeers_codecs::{read, Codec, ErrorKind, Key, MsgpackCodec, ReadPolicy, SealedCodec};
+use knownpeers_codecs::{
+    read, read_owned, Codec, ErrorKind, Key, MsgpackCodec, ReadPolicy, SealedCodec,
+};
 
 const REALM: &str = "r1";
 
-/// Every truncation and every bit flip of `file` fails to read under `policy`; returns how many
-/// failures fell in each error class, for the assertions below.
+/// Every truncation and every bit flip of `file` fails to read under `policy`, through the
+/// borrowed and the owned read path alike (with the same error class); returns the classes of
+/// the failures, for the assertions below.
 fn damage_everywhere(file: &[u8], policy: &ReadPolicy<'_>) -> Vec<ErrorKind> {
+    let read = |bytes: &[u8], policy: &ReadPolicy<'_>| {
+        let borrowed = read(bytes, policy);
+        let owned = read_owned(bytes.to_vec(), policy);
+        assert_eq!(
+            borrowed.as_ref().map_err(|e| e.kind()).err(),
+            owned.as_ref().map_err(|e| e.kind()).err(),
+            "read and read_owned agree"
+        );
+        borrowed
+    };
     // The intact file reads; that is what makes the failures below meaningful.
     assert_eq!(
         read(file, policy).expect("intact").file.entries,

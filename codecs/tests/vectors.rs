@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use knownpeers_codecs::{read, ErrorKind, PeerEntry, ReadPolicy, SealedCodec};
+use knownpeers_codecs::{read, read_owned, ErrorKind, PeerEntry, ReadPolicy, SealedCodec};
 use knownpeers_keys::SecretString;
 
 const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/vectors");
@@ -88,20 +88,25 @@ fn check(index: usize, file: &str, expect: &str) {
         sealed: codec.as_ref(),
         legacy_mtime: LEGACY_MTIME,
     };
-    let result = read(&bytes, &policy);
-    match case.expect.as_str() {
-        "ok" => {
-            let decoded = result.unwrap_or_else(|e| panic!("{file}: {e}"));
-            let want = expected_entries(case.entries.as_deref().expect("entries for ok"));
-            assert_eq!(decoded.file.entries, want, "{file}");
-            assert_eq!(decoded.file.realm, case.realm);
-            if !file.starts_with("legacy") {
-                assert_eq!(decoded.file.saved_at, 1_764_000_000);
+    // The borrowed and the owned read path must agree on every case.
+    for (path, result) in [
+        ("read", read(&bytes, &policy)),
+        ("read_owned", read_owned(bytes.clone(), &policy)),
+    ] {
+        match case.expect.as_str() {
+            "ok" => {
+                let decoded = result.unwrap_or_else(|e| panic!("{file} ({path}): {e}"));
+                let want = expected_entries(case.entries.as_deref().expect("entries for ok"));
+                assert_eq!(decoded.file.entries, want, "{file} ({path})");
+                assert_eq!(decoded.file.realm, case.realm);
+                if !file.starts_with("legacy") {
+                    assert_eq!(decoded.file.saved_at, 1_764_000_000);
+                }
             }
-        }
-        other => {
-            let err = result.expect_err(file);
-            assert_eq!(err.kind(), kind_of(other), "{file}: {err}");
+            other => {
+                let err = result.expect_err(file);
+                assert_eq!(err.kind(), kind_of(other), "{file} ({path}): {err}");
+            }
         }
     }
     if case.expect == "bounds" {

@@ -410,7 +410,7 @@ fn load(settings: RealmSettings, clock: Arc<dyn Clock>) -> Result<(Shared, LoadR
             sealed: codecs.sealed.as_deref(),
             legacy_mtime: mtime,
         };
-        match knownpeers_codecs::read(&bytes, &policy) {
+        match knownpeers_codecs::read_owned(bytes, &policy) {
             Ok(decoded) => {
                 report.in_file = decoded.file.entries.len();
                 report.format = Some(decoded.format);
