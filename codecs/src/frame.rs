@@ -29,8 +29,8 @@
 //! H = 25 + R + 12 (msgpack), 25 + R + 85 + 12 (sealed); file length = H + B (+ 4 msgpack).
 //! ```
 
-use crate::entry::{check_entry_count, check_file_size};
-use crate::{primitives, Error, FORMAT_VERSION, MAGIC};
+use crate::entry::{check_entry_count, check_file_size, check_realm_len};
+use crate::{primitives, EntrySource, Error, FORMAT_VERSION, MAGIC};
 
 pub(crate) const MAGIC_OFFSET: usize = 0;
 pub(crate) const VERSION_OFFSET: usize = 8;
@@ -105,6 +105,15 @@ impl FrameHeader<'_> {
     pub(crate) fn body<'b>(&self, bytes: &'b [u8]) -> &'b [u8] {
         &bytes[self.header_len..self.header_len + self.body_len]
     }
+}
+
+/// The checks every frame writer makes before it writes a byte (a realm of 1 to 255 bytes, at
+/// most [`crate::MAX_ENTRY_COUNT`] entries); returns the header's `entry_count`.
+pub(crate) fn checked_count(realm: &str, entries: &dyn EntrySource) -> Result<u32, Error> {
+    check_realm_len(realm)?;
+    let count = u32::try_from(entries.len()).unwrap_or(u32::MAX);
+    check_entry_count(u64::from(count))?;
+    Ok(count)
 }
 
 /// `H` for a codec and a realm length.

@@ -2,7 +2,7 @@
 //! Owns the msgpack-only parts of the reader order (the body checksum); the frame layout lives
 //! in `frame`, the body in `body`.
 
-use crate::entry::{check_file_size, check_realm_len};
+use crate::entry::check_file_size;
 use crate::frame::{self, FrameCodec, FrameHeader, BODY_CRC_LEN};
 use crate::{body, primitives, read, Codec, CodecKind, EntrySource, Error, PeerEntry, PeerFile};
 
@@ -41,9 +41,7 @@ impl Codec for MsgpackCodec {
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
         out.clear();
-        check_realm_len(realm)?;
-        let count = u32::try_from(entries.len()).unwrap_or(u32::MAX);
-        crate::entry::check_entry_count(u64::from(count))?;
+        let count = frame::checked_count(realm, entries)?;
         // Roughly 64 bytes per entry: one allocation for a typical file.
         out.reserve(frame::header_len(FrameCodec::Msgpack, realm.len()) + 64 * entries.len() + 8);
         frame::write_header(out, realm, saved_at, count, None);

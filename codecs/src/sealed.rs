@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use zeroize::{Zeroize as _, Zeroizing};
 
-use crate::entry::{check_entry_count, check_file_size, check_realm_len};
+use crate::entry::check_file_size;
 use crate::frame::{self, FrameCodec, FrameHeader, SealedFields, KDF_ARGON2ID, KDF_RAW, TAG_LEN};
 use crate::primitives::{self, NONCE_LEN};
 use crate::{
@@ -344,9 +344,7 @@ impl Codec for SealedCodec {
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
         out.clear();
-        check_realm_len(realm)?;
-        let count = u32::try_from(entries.len()).unwrap_or(u32::MAX);
-        check_entry_count(u64::from(count))?;
+        let count = frame::checked_count(realm, entries)?;
         let nonce = primitives::random_nonce()?;
         let (fields, enc_key) = self.seal_material(&nonce)?;
         // One allocation for a typical file, so that growing `out` rarely leaves a copy of the
