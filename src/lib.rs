@@ -16,6 +16,7 @@
 //! let config = Config::from_toml_str(
 //!     r#"
 //! [network.persistence]
+//! enabled = true
 //! path = "./data/{realm}.json"
 //! "#,
 //! )?;
@@ -38,13 +39,18 @@ mod store;
 pub use knownpeers_codecs as codecs;
 pub use knownpeers_codecs::{CodecKind, PeerEntry, PeerSource};
 pub use knownpeers_keys as keys;
-pub use persist::config::{Config, ConfigError, OnCorrupt, PersistenceConfig, RealmPolicyConfig};
+pub use persist::config::{
+    realm_code, Config, ConfigError, OnCorrupt, PersistenceConfig, PersistenceMode,
+    RealmPolicyConfig,
+};
 pub use persist::lock::StoreLock;
-pub use persist::runtime::{LoadReport, PersistentStore, Realms};
+pub use persist::runtime::{
+    load_store, save_store, Event, EventCallback, LoadReport, OpenOptions, PersistentStore, Realms,
+};
 pub use persist::saver::{remove_stale_temps, write_atomic};
 pub use store::{
-    Backoff, Clock, GossipPeer, GossipReport, HydrateReport, ManualClock, MetadataRejected,
-    Observed, PeerStore, Snapshot, StoreConfig, StoreStats, SystemClock,
+    Backoff, Clock, DialState, GossipPeer, GossipReport, HydrateReport, ManualClock,
+    MetadataRejected, Observed, PeerStore, Snapshot, StoreConfig, StoreStats, SystemClock,
 };
 
 /// Everything that can go wrong persisting a store. Messages name the file and never contain a
