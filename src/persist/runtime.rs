@@ -178,7 +178,7 @@ const FIRST_SAVE_DELAY: Duration = Duration::from_secs(1);
 /// tasks.
 ///
 /// - [`flush`](Self::flush) saves now if the store changed; the flush task also saves the
-///   first change after open within about a second ([`FIRST_SAVE_DELAY`]), then at most once
+///   first change after open within about a second (one second after it), then at most once
 ///   per `save_interval_secs` after a change.
 /// - [`close`](Self::close) (idempotent, on `&self`) makes the final save, stops the flush task
 ///   and releases the lock; later `flush` calls fail with [`Error::Closed`].
