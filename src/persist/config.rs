@@ -520,7 +520,7 @@ fn check_realm_code(code: &str, key: &str) -> Result<(), ConfigError> {
         Err(ConfigError::new(
             key,
             format!(
-                "realm {code:?} is not a safe file-name component; use 1 to 255 ASCII letters, digits, '-', '_' or '.', not starting with '.'"
+                "realm {code:?} is not a safe file-name component; use 1 to 255 ASCII letters, digits, '-', '_' or '.', not starting with '.' (knownpeers::realm_code turns a realm name into TheNodes' code)"
             ),
         ))
     }
