@@ -149,7 +149,8 @@ impl OpenOptions {
     /// Calls `callback` for every [`Event`] of the store. It runs on whichever thread did the
     /// work (a blocking-pool thread, the flush task, or the thread dropping the last handle),
     /// never under the store's lock; keep it short and non-blocking (e.g. send on a channel).
-    /// A panic in it is caught and logged.
+    /// A panic in it is caught and logged. It must not own a handle of the store it reports
+    /// on: that handle would keep the store alive, so its last-handle drop would never come.
     pub fn on_event(mut self, callback: EventCallback) -> OpenOptions {
         self.events = Events(Some(callback));
         self
