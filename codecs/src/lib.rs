@@ -53,6 +53,7 @@
 
 mod body;
 mod check;
+mod choose;
 mod codec;
 mod compact;
 mod detect;
@@ -67,7 +68,8 @@ mod read;
 mod sealed;
 mod stream;
 
-pub use codec::{plaintext_codec, Codec, CodecKind, PeerFile};
+pub use choose::{plaintext_codec, plaintext_codec_with_version};
+pub use codec::{Codec, CodecKind, PeerFile};
 pub use detect::{detect, Format};
 pub use entry::{stored_addr, EntrySource, PeerEntry, PeerSource};
 pub use error::{Error, ErrorKind};
