@@ -175,11 +175,14 @@ impl From<Error> for Failure {
 /// chunk for a sealed one). Each [`Decoder::feed`] parses the whole entries it is given and
 /// says how many bytes it used; the caller keeps the rest and hands it back, followed by the
 /// next piece. Memory is the entries plus one piece and the entry that spans into the next.
+///
+/// The duplicate-address rule is applied after the last piece ([`Unchecked::unique`]), so that
+/// a loader that opened the file in its own buffer can release that buffer first: the set of
+/// addresses and the file's bytes are then never held at once.
 pub(crate) struct Decoder {
     expected: u32,
     started: bool,
     entries: Vec<PeerEntry>,
-    unique: UniqueAddrs,
     /// After an entry ran short, the unparsed length worth retrying at: twice what was tried,
     /// so an entry spanning many pieces (a huge skipped element) is parsed O(log n) times,
     /// not once per piece.
@@ -197,7 +200,6 @@ impl Decoder {
             expected: entry_count,
             started: false,
             entries: Vec::with_capacity(capacity),
-            unique: UniqueAddrs::new(Side::Read, capacity),
             retry_at: 0,
         })
     }
@@ -229,7 +231,6 @@ impl Decoder {
             let index = self.entries.len();
             match decode_entry(&mut rd, index) {
                 Ok(entry) => {
-                    self.unique.insert(entry.addr, index)?;
                     self.entries.push(entry);
                     used = window.len() - rd.remaining();
                 }
@@ -247,10 +248,42 @@ impl Decoder {
         Ok(used)
     }
 
-    /// The entries, once a `feed` with `last` has succeeded.
-    pub(crate) fn into_entries(self) -> Vec<PeerEntry> {
+    /// The entries, once a `feed` with `last` has succeeded, not yet checked for duplicates.
+    pub(crate) fn into_entries(self) -> Unchecked {
         debug_assert_eq!(self.entries.len(), self.expected as usize);
-        self.entries
+        Unchecked {
+            entries: self.entries,
+            checked: false,
+        }
+    }
+}
+
+/// Entries parsed from a body whose duplicate-address rule is still to be applied.
+#[must_use = "the entries are not checked for duplicate addresses until `unique` runs"]
+pub(crate) struct Unchecked {
+    entries: Vec<PeerEntry>,
+    /// Set for a version-1 body, whose parser checks as it goes.
+    checked: bool,
+}
+
+impl Unchecked {
+    /// Entries already checked (a version-1 body's parser checks as it parses).
+    pub(crate) fn checked(entries: Vec<PeerEntry>) -> Unchecked {
+        Unchecked {
+            entries,
+            checked: true,
+        }
+    }
+
+    /// The entries, or corrupt when two share an address (the later one is named, by index).
+    pub(crate) fn unique(self) -> Result<Vec<PeerEntry>, Error> {
+        if !self.checked {
+            let mut seen = UniqueAddrs::new(Side::Read, self.entries.len());
+            for (index, entry) in self.entries.iter().enumerate() {
+                seen.insert(entry.addr, index)?;
+            }
+        }
+        Ok(self.entries)
     }
 }
 
@@ -258,7 +291,7 @@ impl Decoder {
 pub(crate) fn decode(body: &[u8], entry_count: u32) -> Result<Vec<PeerEntry>, Error> {
     let mut decoder = Decoder::new(entry_count, body.len())?;
     decoder.feed(body, true)?;
-    Ok(decoder.into_entries())
+    decoder.into_entries().unique()
 }
 
 fn decode_entry(rd: &mut Reader<'_>, index: usize) -> Result<PeerEntry, Failure> {

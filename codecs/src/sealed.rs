@@ -226,7 +226,7 @@ impl SealedCodec {
                 let body = header.body(bytes);
                 let mut decoder = v2_decoder(body.len(), header.entry_count)?;
                 stream::open_copy(&ChunkCipher::new(&key), aad, body, &mut decoder)?;
-                decoder.into_entries()
+                decoder.into_entries().unique()?
             }
         };
         self.adopt(f, adopt);
@@ -234,18 +234,21 @@ impl SealedCodec {
     }
 
     /// Reader steps 4 to 7 on a file the caller owns: the body is opened in place in `file`
-    /// (no copy), which then holds plaintext: the caller zeroizes it.
+    /// (no copy), which then holds plaintext: the caller zeroizes it. The caller applies the
+    /// duplicate-address rule ([`compact::Unchecked::unique`]) once it has released `file`.
     pub(crate) fn open_owned(
         &self,
         file: &mut [u8],
         shape: &OwnedShape,
-    ) -> Result<Vec<PeerEntry>, Error> {
+    ) -> Result<compact::Unchecked, Error> {
         let f = &shape.fields;
         let (key, adopt) = self.unlock(f, shape.version)?;
         let (aad, rest) = file.split_at_mut(shape.header_len);
         let body = &mut rest[..shape.body_len];
         let entries = match shape.version {
-            FrameVersion::V1 => open_v1(&key, f, aad, body, shape.entry_count)?,
+            FrameVersion::V1 => {
+                compact::Unchecked::checked(open_v1(&key, f, aad, body, shape.entry_count)?)
+            }
             FrameVersion::V2 => {
                 let mut decoder = v2_decoder(body.len(), shape.entry_count)?;
                 stream::open_in_place(&ChunkCipher::new(&key), aad, body, &mut decoder)?;
