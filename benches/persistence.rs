@@ -731,12 +731,20 @@ fn codecs(ctx: &mut Ctx<'_>) {
         for (name, load, target) in [("msgpack", true, 2.0), ("msgpack", false, 3.0)] {
             let (save, l, _) = &results[&(n, name)];
             let (s1, l1, _) = &results[&(n, "msgpack v1")];
-            let (base, ours, v1) = if load { (b_load, l, l1) } else { (b_save, save, s1) };
+            let (base, ours, v1) = if load {
+                (b_load, l, l1)
+            } else {
+                (b_save, save, s1)
+            };
             goals.push(Goal {
                 what: format!(
                     "{}: msgpack {} vs baseline {} (speedup)",
                     human_n(n),
-                    if load { "load" } else { "save, fsyncs included," },
+                    if load {
+                        "load"
+                    } else {
+                        "save, fsyncs included,"
+                    },
                     if load { "load" } else { "save" }
                 ),
                 value: ratio(base, ours),

@@ -95,7 +95,15 @@ fn sealed_load(report: &mut Report, sizes: &[usize]) {
          so small N may read low) above what was allocated before it, plus the file's \
          buffer, which the call consumes; entries = the net heap of the entries it returns (the \
          store's input); extra = peak - entries: what the load needs beyond the entries.",
-        &["N", "version", "file", "peak", "entries", "extra", "extra / file"],
+        &[
+            "N",
+            "version",
+            "file",
+            "peak",
+            "entries",
+            "extra",
+            "extra / file",
+        ],
     );
     let codec = |v| SealedCodec::with_key(Key::from_bytes([7; 32])).with_frame_version(v);
     for &n in sizes {
@@ -110,7 +118,11 @@ fn sealed_load(report: &mut Report, sizes: &[usize]) {
             let policy = ReadPolicy::sealed(Some("bench-heap"), &codec, true);
             let (peak, net, decoded) = peak_heap(|| read_owned(file, &policy));
             let decoded = decoded.expect("the file just written reads");
-            assert_eq!(decoded.file.entries.len(), n, "the load gives back every entry");
+            assert_eq!(
+                decoded.file.entries.len(),
+                n,
+                "the load gives back every entry"
+            );
             // The call consumed (and freed) the file's buffer: the entries' heap is the net
             // change plus that buffer, and the peak counts the buffer too.
             let result = net + file_len;
