@@ -6,6 +6,10 @@
 //! BENCHMARKS.md after the persistence report. It never asserts on a size: a missed goal is
 //! reported, not failed.
 //!
+//! It also measures the heap a sealed load needs beyond the entries it returns (issue 12): the
+//! peak of the same counter, sampled from a second thread while `codecs::read_owned` opens a
+//! sealed file of each binary frame version.
+//!
 //! Options: `--quick` (or `KNOWNPEERS_BENCH_QUICK=1`: N = 1k and 10k), `KNOWNPEERS_BENCH_OUT`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -23,7 +27,10 @@ mod timing;
 
 use std::alloc::System;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+use knownpeers::codecs::{read_owned, Codec, FrameVersion, Key, ReadPolicy, SealedCodec};
 
 use knownpeers::{ManualClock, PeerStore, StoreConfig};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
@@ -47,6 +54,113 @@ fn net_heap<T>(f: impl FnOnce() -> T) -> f64 {
     drop(kept);
     // `bytes_reallocated` is the signed sum of size changes made by `realloc`.
     c.bytes_allocated as f64 + c.bytes_reallocated as f64 - c.bytes_deallocated as f64
+}
+
+/// The counter's net bytes now.
+fn net_now() -> f64 {
+    let s = GLOBAL.stats();
+    s.bytes_allocated as f64 + s.bytes_reallocated as f64 - s.bytes_deallocated as f64
+}
+
+/// While `f` runs, the highest net heap above the start (sampled as often as a second thread
+/// gets the CPU, so a spike shorter than a scheduling slice can be missed on a busy machine),
+/// and the net change once it returned; then what `f` returned.
+fn peak_heap<T>(f: impl FnOnce() -> T) -> (f64, f64, T) {
+    let stop = AtomicBool::new(false);
+    let start = net_now();
+    let (peak, out) = std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut peak = net_now();
+            while !stop.load(Ordering::Relaxed) {
+                peak = peak.max(net_now());
+                std::thread::yield_now();
+            }
+            peak.max(net_now())
+        });
+        let out = f();
+        stop.store(true, Ordering::Relaxed);
+        (sampler.join().expect("the sampler does not panic"), out)
+    });
+    (peak - start, net_now() - start, out)
+}
+
+/// Issue 12: the heap a load of a sealed file needs beyond the entries it returns, for each
+/// binary frame version, against the goal "at most the file's size + 1 MiB".
+fn sealed_load(report: &mut Report, sizes: &[usize]) {
+    let mut table = Table::new(
+        "Heap of a sealed load",
+        "`codecs::read_owned` of a sealed file (key file) held in a buffer, as the runtime's load \
+         calls it. Peak = the highest net heap during the call (the counting allocator, sampled \
+         continuously from another thread; a spike shorter than a scheduler slice can be missed, \
+         so small N may read low) above what was allocated before it, plus the file's \
+         buffer, which the call consumes; entries = the net heap of the entries it returns (the \
+         store's input); extra = peak - entries: what the load needs beyond the entries.",
+        &[
+            "N",
+            "version",
+            "file",
+            "peak",
+            "entries",
+            "extra",
+            "extra / file",
+        ],
+    );
+    let codec = |v| SealedCodec::with_key(Key::from_bytes([7; 32])).with_frame_version(v);
+    for &n in sizes {
+        let entries = gen::entries(SEED ^ 12, n);
+        for version in [FrameVersion::V2, FrameVersion::V1] {
+            eprintln!("== sealed load heap, N = {n}, version {version}");
+            let codec = codec(version);
+            let file = codec
+                .encode("bench-heap", gen::NOW, &entries)
+                .expect("generated entries encode");
+            let file_len = file.len() as f64;
+            let policy = ReadPolicy::sealed(Some("bench-heap"), &codec, true);
+            let (peak, net, decoded) = peak_heap(|| read_owned(file, &policy));
+            let decoded = decoded.expect("the file just written reads");
+            assert_eq!(
+                decoded.file.entries.len(),
+                n,
+                "the load gives back every entry"
+            );
+            // The call consumed (and freed) the file's buffer: the entries' heap is the net
+            // change plus that buffer, and the peak counts the buffer too.
+            let result = net + file_len;
+            let peak = peak + file_len;
+            let extra = peak - result;
+            let mib = |b: f64| format!("{:.1} MiB", b / (1 << 20) as f64);
+            table.row(vec![
+                human_n(n),
+                version.to_string(),
+                mib(file_len),
+                mib(peak),
+                mib(result),
+                mib(extra),
+                format!("{:.2}x", extra / file_len),
+            ]);
+            if version == FrameVersion::V2 && n == *sizes.last().expect("sizes") {
+                report.goals.push(Goal {
+                    what: format!(
+                        "{}: extra heap while loading a sealed file (version 2), beyond its entries",
+                        human_n(n)
+                    ),
+                    value: extra / (1 << 20) as f64,
+                    cmp: Cmp::AtMost,
+                    target: (file_len + (1 << 20) as f64) / (1 << 20) as f64,
+                    unit: "MiB",
+                    detail: format!(
+                        "peak {}, entries {}, file {} (target: the file's size + 1 MiB)",
+                        mib(peak),
+                        mib(result),
+                        mib(file_len)
+                    ),
+                    command: "cargo bench --bench persistence_heap".to_string(),
+                });
+            }
+            drop(decoded);
+        }
+    }
+    report.tables.push(table);
 }
 
 fn main() {
@@ -73,7 +187,7 @@ fn main() {
         &["N", "PeerStore", "Vec<PeerEntry>", "ratio"],
     );
     let clock = Arc::new(ManualClock::at_secs(gen::NOW));
-    for n in sizes {
+    for &n in &sizes {
         eprintln!("== heap, N = {n}");
         let entries = gen::entries(SEED, n);
         let vec_bytes = net_heap(|| entries.clone());
@@ -108,6 +222,7 @@ fn main() {
         });
     }
     report.tables.push(table);
+    sealed_load(&mut report, &sizes);
     let md = report.markdown();
     std::fs::create_dir_all(&out).expect("the report dir is writable");
     let path = out.join("heap.md");

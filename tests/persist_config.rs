@@ -81,6 +81,12 @@ fn thenodes_defaults_apply() {
         (CodecKind::Json, OnCorrupt::Quarantine)
     );
     assert_eq!(c.table(), &PersistenceConfig::default());
+    assert_eq!(p.format_version, knownpeers::codecs::FrameVersion::V2);
+    let c = Config::from_toml_str("[network.persistence]\nformat_version = 1\n").expect("valid");
+    assert_eq!(
+        c.table().format_version,
+        knownpeers::codecs::FrameVersion::V1
+    );
     let c = Config::from_toml_str("[network.persistence]\nenabled = false\n").expect("valid");
     assert_eq!(c.mode(), PersistenceMode::ReadOnly);
     let c = Config::from_toml_str("[network.persistence]\nenabled = true\n").expect("valid");
@@ -382,6 +388,16 @@ fn unknown_or_mistyped_keys_in_our_tables_are_errors() {
         &format!("{P}codec = \"rot13\"\n"),
         "network.persistence.codec",
         "rot13",
+    );
+    check_error(
+        &format!("{P}format_version = 3\n"),
+        "network.persistence.format_version",
+        "version 3",
+    );
+    check_error(
+        &format!("{P}[network.persistence.realms.r]\nformat_version = 0\n"),
+        "network.persistence.realms.r.format_version",
+        "version 0",
     );
     check_error(
         &format!("{P}on_corrupt = \"ignore\"\n"),

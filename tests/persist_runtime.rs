@@ -342,10 +342,102 @@ async fn every_vector_opens_or_fails_as_classified() {
             None,
             Quarantined,
         ),
+        ("v2-msgpack-basic.kp", "example-realm", None, Loads(3)),
+        ("v2-msgpack-empty.kp", "example-realm", None, Loads(0)),
+        (
+            "v2-msgpack-extra-fields.kp",
+            "example-realm",
+            None,
+            Loads(3),
+        ),
+        (
+            "v2-sealed-keyfile.kp",
+            "example-realm",
+            Some("key-basic.key"),
+            Loads(3),
+        ),
+        (
+            "v2-sealed-keyfile.kp",
+            "example-realm",
+            Some("key-other.key"),
+            Fails(K::WrongKey),
+        ),
+        (
+            "v2-msgpack-basic.kp",
+            "example-realm",
+            Some("key-basic.key"),
+            Fails(K::PolicyViolation),
+        ),
+        (
+            "v2-sealed-reordered-chunks.kp",
+            "example-realm",
+            Some("key-basic.key"),
+            Quarantined,
+        ),
+        (
+            "v2-sealed-truncated-chunk.kp",
+            "example-realm",
+            Some("key-basic.key"),
+            Quarantined,
+        ),
+        (
+            "v2-msgpack-bad-source.kp",
+            "example-realm",
+            None,
+            Quarantined,
+        ),
+        (
+            "v2-msgpack-bad-addr-len.kp",
+            "example-realm",
+            None,
+            Quarantined,
+        ),
     ];
     for &(file, realm, key, expect) in cases {
         check_vector(file, realm, key, expect).await;
     }
+}
+
+/// Opens a copy of version-1 vector `file` under `table`, saves one change, and returns the
+/// binary frame version of the file then on disk.
+async fn resave_v1_vector(file: &str, table: &str) -> u64 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = copy_vector(file, dir.path(), "example-realm.peers");
+    let key = copy_vector("key-basic.key", dir.path(), "realm.key");
+    let table = table.replace("{key}", &key.display().to_string());
+    let cfg = config(
+        dir.path(),
+        &format!("[network.persistence.realms.example-realm]\n{table}"),
+    );
+    let before = knownpeers::codecs::inspect(&std::fs::read(&path).expect("read")).expect("v1");
+    assert_eq!(before.version, 1, "{file}");
+    let s = open(&cfg, "example-realm", clock()).await;
+    assert_eq!(s.store().len(), 3, "{file}");
+    s.store().observe_bootstrap(addr(9));
+    s.close().await.expect("close saves");
+    let after = knownpeers::codecs::inspect(&std::fs::read(&path).expect("read")).expect("read");
+    let s = open(&cfg, "example-realm", clock()).await;
+    assert_eq!(s.store().len(), 4, "{file}: reopened");
+    s.close().await.expect("close");
+    after.version
+}
+
+#[tokio::test]
+async fn a_version_1_file_is_rewritten_as_version_2_by_the_first_save() {
+    let msgpack = "codec = \"msgpack\"\n";
+    let sealed = "codec = \"sealed\"\nkey_file = \"{key}\"\n";
+    assert_eq!(resave_v1_vector("msgpack-basic.kp", msgpack).await, 2);
+    assert_eq!(resave_v1_vector("sealed-keyfile.kp", sealed).await, 2);
+    // format_version = 1 keeps writing version 1, for nodes whose reader knows only it.
+    let v1 = "format_version = 1\n";
+    assert_eq!(
+        resave_v1_vector("msgpack-basic.kp", &format!("{msgpack}{v1}")).await,
+        1
+    );
+    assert_eq!(
+        resave_v1_vector("sealed-keyfile.kp", &format!("{sealed}{v1}")).await,
+        1
+    );
 }
 
 #[tokio::test]

@@ -121,6 +121,8 @@ struct Case {
     key_file: Option<String>,
     passphrase: Option<String>,
     entries: Option<Vec<Value>>,
+    /// For a file too big to list (`v2-sealed-multichunk.kp`): the entry count only.
+    entries_len: Option<usize>,
 }
 
 fn cases() -> Vec<Case> {
@@ -202,21 +204,28 @@ fn check_case(index: usize, file: &str, expect: &str) {
             assert_eq!(r.stderr, "", "{what}");
             let expected =
                 resolve_entries(case.entries.as_deref().unwrap_or(&[]), mtime_secs(&path));
+            let count = case.entries_len.unwrap_or(expected.len());
             if command == "verify" {
-                let codec = case.file.split(['-', '.']).next().expect("file prefix");
+                let name = case.file.strip_prefix("v2-").unwrap_or(&case.file);
+                let codec = name.split(['-', '.']).next().expect("file prefix");
                 let codec = if codec == "legacy" { "legacy" } else { codec };
                 assert_eq!(
                     r.stdout,
                     format!(
-                        "ok: {}: codec {codec}, realm {}, {} entries\n",
+                        "ok: {}: codec {codec}, realm {}, {count} entries\n",
                         path.display(),
                         case.realm,
-                        expected.len()
                     ),
                     "{what}"
                 );
-            } else {
+            } else if case.entries.is_some() {
                 assert_eq!(exported_entries(&r.stdout, &case.realm), expected, "{what}");
+            } else {
+                assert_eq!(
+                    exported_entries(&r.stdout, &case.realm).len(),
+                    count,
+                    "{what}"
+                );
             }
         } else {
             failed(&r, code, &what);
@@ -272,6 +281,16 @@ vector_cases! {
     vector_16_json_future_version_unsupported: 16, "json-future-version.json", "unsupported";
     vector_17_sealed_kdf_bomb_bounds: 17, "sealed-kdf-bomb.kp", "bounds";
     vector_18_not_a_peer_file: 18, "not-a-peer-file.bin", "not_peer_file";
+    vector_19_v2_msgpack_basic_ok: 19, "v2-msgpack-basic.kp", "ok";
+    vector_20_v2_sealed_keyfile_ok: 20, "v2-sealed-keyfile.kp", "ok";
+    vector_21_v2_sealed_passphrase_ok: 21, "v2-sealed-passphrase.kp", "ok";
+    vector_22_v2_msgpack_empty_ok: 22, "v2-msgpack-empty.kp", "ok";
+    vector_23_v2_sealed_multichunk_ok: 23, "v2-sealed-multichunk.kp", "ok";
+    vector_24_v2_sealed_truncated_chunk_corrupt: 24, "v2-sealed-truncated-chunk.kp", "corrupt";
+    vector_25_v2_sealed_reordered_chunks_corrupt: 25, "v2-sealed-reordered-chunks.kp", "corrupt";
+    vector_26_v2_msgpack_bad_addr_len_corrupt: 26, "v2-msgpack-bad-addr-len.kp", "corrupt";
+    vector_27_v2_msgpack_bad_source_corrupt: 27, "v2-msgpack-bad-source.kp", "corrupt";
+    vector_28_v2_msgpack_extra_fields_ok: 28, "v2-msgpack-extra-fields.kp", "ok";
 }
 
 /// The entries of json-basic.json, the source of every convert test.
@@ -367,6 +386,93 @@ fn convert_chain_through_every_codec_and_key_kind_preserves_entries() {
     );
     let r = run(argv(&[&"verify", &c, &"--key-file", &key]));
     failed(&r, 4, "old key on the rekeyed file");
+}
+
+/// `convert --format-version` writes each binary frame version for msgpack and both key kinds;
+/// `inspect` shows it; the entries survive; without the flag a binary OUT is version 2; the
+/// flag is refused for JSON.
+#[test]
+fn convert_writes_either_binary_frame_version() {
+    let dir = TempDir::new().expect("temp dir");
+    let d = dir.path();
+    let key = d.join("k.key");
+    ok(run(argv(&[&"keygen", &key])), "keygen");
+    let pass_env = [(PASS_VAR, "a version passphrase")];
+    let key_args = argv(&[&"--key-file", &key]);
+    let pass_args = argv(&[&"--passphrase-env", &PASS_VAR]);
+    let min_kdf: Vec<OsString> = MIN_KDF.iter().map(OsString::from).collect();
+    let kinds: [(&str, Vec<OsString>, Vec<OsString>); 3] = [
+        ("msgpack", vec![], vec![]),
+        ("sealed", key_args.clone(), key_args.clone()),
+        (
+            "sealed",
+            [pass_args.clone(), min_kdf].concat(),
+            pass_args.clone(),
+        ),
+    ];
+    for (i, (to, convert_args, read_args)) in kinds.iter().enumerate() {
+        for version in [None, Some("1"), Some("2")] {
+            let out = d.join(format!("{i}-{}.kp", version.unwrap_or("default")));
+            let mut args = argv(&[&"convert", &vector("json-basic.json"), &out, &"--to", to]);
+            if let Some(v) = version {
+                args.extend(argv(&[&"--format-version", &v]));
+            }
+            args.extend(convert_args.iter().cloned());
+            let r = ok(
+                run_env(&args, &pass_env),
+                &format!("convert {i} {version:?}"),
+            );
+            let want = version.unwrap_or("2");
+            assert!(
+                r.stdout.contains(&format!("version {want})")),
+                "{}",
+                r.stdout
+            );
+            let header = inspect_json(&out);
+            assert_eq!(header["codec"], *to);
+            assert_eq!(header["version"], want.parse::<u64>().expect("1 or 2"));
+            let lines = ok(run(argv(&[&"inspect", &out])), "inspect");
+            assert!(
+                lines
+                    .stdout
+                    .contains(&format!("version:  {want} (binary frame)")),
+                "{}",
+                lines.stdout
+            );
+            assert_eq!(
+                export_entries(&out, read_args, &pass_env),
+                basic_entries(),
+                "{}",
+                out.display()
+            );
+        }
+    }
+    // A version-1 file converted in place without the flag becomes version 2.
+    let v1 = d.join("0-1.kp");
+    let args = argv(&[&"convert", &v1, &v1, &"--to", &"msgpack"]);
+    ok(run(&args), "convert v1 in place");
+    assert_eq!(inspect_json(&v1)["version"], 2);
+    let out = d.join("x.json");
+    let args = argv(&[
+        &"convert",
+        &vector("json-basic.json"),
+        &out,
+        &"--to",
+        &"json",
+        &"--format-version",
+        &"1",
+    ]);
+    failed(&run(&args), 2, "--format-version with --to json");
+    let args = argv(&[
+        &"convert",
+        &vector("json-basic.json"),
+        &out,
+        &"--to",
+        &"msgpack",
+        &"--format-version",
+        &"3",
+    ]);
+    failed(&run(&args), 2, "--format-version 3");
 }
 
 #[test]
@@ -857,7 +963,7 @@ fn inspect_reads_headers_without_a_key() {
             0,
             &[
                 "codec:    msgpack",
-                "version:  1",
+                "version:  1 (binary frame)",
                 "saved_at: 1764000000 (2025-11-24T16:00:00Z)",
             ],
         ),
@@ -887,6 +993,21 @@ fn inspect_reads_headers_without_a_key() {
                FORMAT.md's reader bounds: every reader refuses this file)",
             ],
         ),
+        (
+            "v2-msgpack-basic.kp",
+            0,
+            &["codec:    msgpack", "version:  2 (binary frame)"],
+        ),
+        (
+            "v2-sealed-multichunk.kp",
+            0,
+            &[
+                "codec:    sealed",
+                "version:  2 (binary frame)",
+                "entries:  3000",
+            ],
+        ),
+        ("json-basic.json", 0, &["version:  1 (JSON envelope)"]),
         ("msgpack-bad-header-crc.kp", 3, &[]),
         ("msgpack-truncated.kp", 3, &[]),
         ("msgpack-future-version.kp", 6, &[]),

@@ -1,7 +1,8 @@
-//! The MessagePack body shared by the msgpack and sealed codecs (FORMAT.md "Body"): an array
-//! with one map per entry. Owns the body's encoder and its bounded, allocation-careful parser;
-//! must not know about frames, checksums or keys, and must never put a decoded value (peer
-//! data) into an error message.
+//! The MessagePack body of binary frame version 1, shared by the msgpack and sealed codecs
+//! (FORMAT.md "Body"): an array with one map per entry. Owns that body's encoder and its
+//! bounded, allocation-careful parser, and the strict MessagePack [`Reader`] that the version-2
+//! body (`compact`) parses with too; must not know about frames, checksums or keys, and must
+//! never put a decoded value (peer data) into an error message.
 //!
 //! The wire primitives (markers, lengths, shortest forms) are rmp's; this file adds what makes
 //! the parser strict and safe on hostile input: counts bounded by the bytes left before any
@@ -37,7 +38,7 @@ const MAX_SKIP_DEPTH: u32 = 32;
 
 /// Unwraps an rmp write into a `ByteBuf`, whose error type is `Infallible`: the compiler, not
 /// a runtime check, proves that no write can fail.
-fn written<T>(result: Result<T, ValueWriteError<Infallible>>) -> T {
+pub(crate) fn written<T>(result: Result<T, ValueWriteError<Infallible>>) -> T {
     match result {
         Ok(v) => v,
         Err(
@@ -263,23 +264,42 @@ fn decode_entry(rd: &mut Reader<'_>, index: usize) -> Result<PeerEntry, Error> {
 }
 
 /// A low-level MessagePack parse failure; turned into [`Error::Corrupt`] with its context.
-struct ParseError(&'static str);
+/// `short` marks a failure that more bytes could have avoided (the input ran out, or a count
+/// is larger than the bytes left): a reader fed chunk by chunk waits for the next chunk on
+/// it, anywhere else it is corrupt.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ParseError {
+    what: &'static str,
+    pub(crate) short: bool,
+}
+
+/// A failure that more bytes would not have avoided.
+const fn bad(what: &'static str) -> ParseError {
+    ParseError { what, short: false }
+}
 
 impl ParseError {
-    fn at(self, context: &str) -> Error {
-        Error::corrupt(format!("{context}: {}", self.0))
+    pub(crate) fn at(self, context: &str) -> Error {
+        Error::corrupt(format!("{context}: {}", self.what))
     }
 }
 
 /// Failures that the parser reports in the same words whichever rmp reader met them.
-const TRUNCATED: ParseError = ParseError("truncated value");
-const NEGATIVE: ParseError = ParseError("expected an unsigned integer, found a negative one");
+const TRUNCATED: ParseError = ParseError {
+    what: "truncated value",
+    short: true,
+};
+const TOO_MANY: ParseError = ParseError {
+    what: "a count larger than the bytes left",
+    short: true,
+};
+const NEGATIVE: ParseError = bad("expected an unsigned integer, found a negative one");
 
 /// Classifies an rmp read failure: a value of another type is `mismatch`, anything else is the
 /// input running out. rmp's errors are never shown, since they may hold peer bytes.
 fn value_error(e: ValueReadError<BytesReadError>, mismatch: &'static str) -> ParseError {
     match e {
-        ValueReadError::TypeMismatch(_) => ParseError(mismatch),
+        ValueReadError::TypeMismatch(_) => bad(mismatch),
         ValueReadError::InvalidMarkerRead(_) | ValueReadError::InvalidDataRead(_) => TRUNCATED,
     }
 }
@@ -287,18 +307,18 @@ fn value_error(e: ValueReadError<BytesReadError>, mismatch: &'static str) -> Par
 /// A cursor over MessagePack bytes: rmp's slice reader, which checks the bytes left before
 /// every read. On top of it this type bounds every count by the bytes left, so no input can
 /// make a loop or an allocation larger than the input.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     rd: Bytes<'a>,
 }
 
 impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8]) -> Self {
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
         Reader {
             rd: Bytes::new(buf),
         }
     }
 
-    fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.rd.remaining_slice().len()
     }
 
@@ -313,7 +333,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Consumes a nil if one is next.
-    fn nil(&mut self) -> bool {
+    pub(crate) fn nil(&mut self) -> bool {
         let mut probe = self.rd;
         if decode::read_nil(&mut probe).is_ok() {
             self.rd = probe;
@@ -322,10 +342,15 @@ impl<'a> Reader<'a> {
         false
     }
 
-    fn array_len(&mut self) -> Result<u32, ParseError> {
-        let len = decode::read_array_len(&mut self.rd)
-            .map_err(|e| value_error(e, "expected an array"))?;
+    pub(crate) fn array_len(&mut self) -> Result<u32, ParseError> {
+        let len = self.array_len_unchecked()?;
         self.check_count(len)
+    }
+
+    /// An array's length not yet bounded by the bytes left: for a caller that bounds it by
+    /// something else (the version-2 body's array, whose bytes may not all be here yet).
+    pub(crate) fn array_len_unchecked(&mut self) -> Result<u32, ParseError> {
+        decode::read_array_len(&mut self.rd).map_err(|e| value_error(e, "expected an array"))
     }
 
     fn map_len(&mut self) -> Result<u32, ParseError> {
@@ -340,9 +365,15 @@ impl<'a> Reader<'a> {
     /// keeps loops and allocations bounded by the input.
     fn check_count(&self, count: u32) -> Result<u32, ParseError> {
         if count as usize > self.remaining() {
-            return Err(ParseError("a count larger than the bytes left"));
+            return Err(TOO_MANY);
         }
         Ok(count)
+    }
+
+    /// A `bin` value's bytes (a `str` is a type mismatch).
+    pub(crate) fn bin(&mut self) -> Result<&'a [u8], ParseError> {
+        let len = decode::read_bin_len(&mut self.rd).map_err(|e| value_error(e, "expected bin"))?;
+        self.take(len as usize)
     }
 
     /// A string's bytes, not yet checked to be UTF-8: a key or a `source` is compared with
@@ -353,15 +384,39 @@ impl<'a> Reader<'a> {
         self.take(len as usize)
     }
 
-    fn str(&mut self) -> Result<&'a str, ParseError> {
-        std::str::from_utf8(self.str_bytes()?).map_err(|_| ParseError("a string is not UTF-8"))
+    pub(crate) fn str(&mut self) -> Result<&'a str, ParseError> {
+        std::str::from_utf8(self.str_bytes()?).map_err(|_| bad("a string is not UTF-8"))
     }
 
     /// Any non-negative integer that fits in a u64, in any of MessagePack's integer forms
     /// (signed ones too): rmp's `read_int` reports a negative one as out of a u64's range.
-    fn uint(&mut self) -> Result<u64, ParseError> {
+    ///
+    /// The unsigned forms, which writers use, are read here directly (payload widths from the
+    /// MessagePack spec: the marker, then 0, 1, 2, 4 or 8 big-endian bytes): rmp's generic
+    /// `read_int` was a quarter of a version-2 decode's time. Everything else goes to rmp.
+    pub(crate) fn uint(&mut self) -> Result<u64, ParseError> {
+        let rest = self.rd.remaining_slice();
+        let be = |n: usize| -> Result<u64, ParseError> {
+            let bytes = rest.get(1..1 + n).ok_or(TRUNCATED)?;
+            Ok(bytes.iter().fold(0u64, |v, b| (v << 8) | u64::from(*b)))
+        };
+        let (value, len) = match rest.first() {
+            Some(&b) if b < 0x80 => (u64::from(b), 1),
+            Some(0xcc) => (be(1)?, 2),
+            Some(0xcd) => (be(2)?, 3),
+            Some(0xce) => (be(4)?, 5),
+            Some(0xcf) => (be(8)?, 9),
+            _ => return self.int_as_uint(),
+        };
+        self.take(len)?;
+        Ok(value)
+    }
+
+    /// [`Reader::uint`] of the forms writers do not use (signed encodings of non-negative
+    /// values) and of everything that is not an integer, through rmp.
+    fn int_as_uint(&mut self) -> Result<u64, ParseError> {
         decode::read_int::<u64, _>(&mut self.rd).map_err(|e| match e {
-            NumValueReadError::TypeMismatch(_) => ParseError("expected an unsigned integer"),
+            NumValueReadError::TypeMismatch(_) => bad("expected an unsigned integer"),
             NumValueReadError::OutOfRange => NEGATIVE,
             NumValueReadError::InvalidMarkerRead(_) | NumValueReadError::InvalidDataRead(_) => {
                 TRUNCATED
@@ -376,9 +431,9 @@ impl<'a> Reader<'a> {
     /// only the payload widths of the fixed-size scalars, which rmp does not expose, are
     /// written out, from the MessagePack spec. The match names every marker, so a marker left
     /// out would not compile.
-    fn skip(&mut self, depth: u32) -> Result<(), ParseError> {
+    pub(crate) fn skip(&mut self, depth: u32) -> Result<(), ParseError> {
         if depth > MAX_SKIP_DEPTH {
-            return Err(ParseError("a value nested too deeply"));
+            return Err(bad("a value nested too deeply"));
         }
         let first = *self.rd.remaining_slice().first().ok_or(TRUNCATED)?;
         let invalid = |e| value_error(e, "an invalid MessagePack marker");
@@ -417,7 +472,7 @@ impl<'a> Reader<'a> {
                 (0, 2 * u64::from(len))
             }
             // 0xc1 is never used by MessagePack.
-            Marker::Reserved => return Err(ParseError("an invalid MessagePack marker")),
+            Marker::Reserved => return Err(bad("an invalid MessagePack marker")),
         };
         self.take(data as usize)?;
         // Every nested value takes at least one byte: a count beyond the bytes left is refused

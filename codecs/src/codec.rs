@@ -1,9 +1,8 @@
-//! The `Codec` trait a realm holds, the codec and file types around it. Owns no format:
-//! implementations live in `json`, `msgpack` and `sealed`.
+//! The `Codec` trait a realm holds, the codec and file types around it. Owns no format, and
+//! imports no implementation (they live in `json`, `msgpack` and `sealed`, and import this;
+//! choosing one by kind is `choose`'s).
 
-use std::sync::Arc;
-
-use crate::{EntrySource, Error, JsonCodec, MsgpackCodec, PeerEntry};
+use crate::{EntrySource, Error, PeerEntry};
 
 /// A codec a realm writes with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -73,14 +72,4 @@ pub trait Codec: Send + Sync + std::fmt::Debug {
     /// Decodes a file of this codec's own format, checking its realm when `realm` is given.
     /// A file of another format is [`Error::Unsupported`]; use [`crate::read`] for any format.
     fn decode(&self, bytes: &[u8], realm: Option<&str>) -> Result<crate::PeerFile, Error>;
-}
-
-/// The codec of `kind` for a plaintext realm (`Sealed` needs a key: use
-/// [`crate::SealedCodec`]).
-pub fn plaintext_codec(kind: CodecKind) -> Option<Arc<dyn Codec>> {
-    match kind {
-        CodecKind::Json => Some(Arc::new(JsonCodec)),
-        CodecKind::Msgpack => Some(Arc::new(MsgpackCodec)),
-        CodecKind::Sealed => None,
-    }
 }

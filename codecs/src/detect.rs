@@ -1,9 +1,9 @@
 //! Format detection from a file's first bytes (FORMAT.md's table). Owns the sniffing rules
 //! only; must not parse beyond the frame's first 11 bytes.
 
-use crate::frame::{CODEC_MSGPACK, CODEC_OFFSET, CODEC_SEALED, VERSION_OFFSET};
+use crate::frame::{version_of, CODEC_MSGPACK, CODEC_OFFSET, CODEC_SEALED};
 use crate::json::UTF8_BOM;
-use crate::{Error, FORMAT_VERSION, MAGIC};
+use crate::{Error, MAGIC};
 
 /// What [`detect`] finds at the start of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,23 +34,11 @@ impl Format {
 ///
 /// A text file may start with a UTF-8 BOM and JSON whitespace before its `{` (JSON) or `[`
 /// (legacy). A binary frame is judged in the reader's order as far as its first 11 bytes go:
-/// a frame cut before its codec byte is [`Error::Corrupt`], an unknown version
+/// a frame cut before its codec byte is [`Error::Corrupt`], a version other than 1 or 2
 /// [`Error::UnsupportedVersion`], an unknown codec byte [`Error::UnsupportedCodec`].
 pub fn detect(bytes: &[u8]) -> Result<Format, Error> {
     if bytes.starts_with(&MAGIC) {
-        let version = match bytes.get(VERSION_OFFSET..VERSION_OFFSET + 2) {
-            Some(v) => u16::from_le_bytes([v[0], v[1]]),
-            None => {
-                return Err(Error::corrupt(
-                    "truncated binary file (it ends inside the version)",
-                ))
-            }
-        };
-        if version != FORMAT_VERSION {
-            return Err(Error::UnsupportedVersion {
-                found: u64::from(version),
-            });
-        }
+        version_of(bytes)?;
         return match bytes.get(CODEC_OFFSET) {
             Some(&CODEC_MSGPACK) => Ok(Format::Msgpack),
             Some(&CODEC_SEALED) => Ok(Format::Sealed),

@@ -39,7 +39,7 @@ pub enum Error {
     },
     /// A format version this reader does not know.
     #[error(
-        "unsupported format version {found} (this reader knows version 1); use a newer knownpeers"
+        "unsupported format version {found} (this reader knows binary frame versions 1 and 2 and JSON envelope version 1); use a newer knownpeers"
     )]
     UnsupportedVersion {
         /// The version found.

@@ -5,7 +5,7 @@
 //! ```text
 //! offset      size  field
 //! 0           8     magic 89 4B 4E 50 0D 0A 1A 0A ("\x89KNP\r\n\x1a\n")
-//! 8           2     version, u16 LE = 1
+//! 8           2     version, u16 LE: 1 or 2 (FrameVersion)
 //! 10          1     codec: 1 = msgpack, 2 = sealed
 //! 11          1     flags = 0
 //! 12          1     R, realm length, 1..=255
@@ -28,9 +28,95 @@
 //!
 //! H = 25 + R + 12 (msgpack), 25 + R + 85 + 12 (sealed); file length = H + B (+ 4 msgpack).
 //! ```
+//!
+//! Both versions share this layout byte for byte; the version says what the body is (`body`
+//! for 1, `compact` and `stream` for 2).
 
 use crate::entry::{check_entry_count, check_file_size, check_realm_len};
-use crate::{primitives, EntrySource, Error, FORMAT_VERSION, MAGIC};
+use crate::{primitives, EntrySource, Error, MAGIC};
+
+/// The binary frame version a file declares, and the one a writer writes (FORMAT.md "Binary
+/// frame version 2"). Version 1 stays readable for ever; writers default to version 2 and write
+/// version 1 only when asked to, for a node whose reader knows only version 1.
+///
+/// In configuration it is the integer `1` or `2` (`format_version = 1`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(try_from = "u16", into = "u16")]
+#[non_exhaustive]
+pub enum FrameVersion {
+    /// Version 1: a map per entry with the address as text, one XChaCha20-Poly1305 message.
+    V1,
+    /// Version 2: a positional array per entry with a binary address, STREAM-sealed chunks.
+    #[default]
+    V2,
+}
+
+impl FrameVersion {
+    /// The newest version, the one writers write unless asked otherwise.
+    pub const LATEST: FrameVersion = FrameVersion::V2;
+
+    /// The header's `version` field.
+    pub fn number(self) -> u16 {
+        match self {
+            FrameVersion::V1 => 1,
+            FrameVersion::V2 => 2,
+        }
+    }
+
+    /// The version a header's `version` field names, if this reader knows it.
+    pub fn from_number(n: u16) -> Option<FrameVersion> {
+        match n {
+            1 => Some(FrameVersion::V1),
+            2 => Some(FrameVersion::V2),
+            _ => None,
+        }
+    }
+}
+
+impl From<FrameVersion> for u16 {
+    fn from(v: FrameVersion) -> u16 {
+        v.number()
+    }
+}
+
+impl TryFrom<u16> for FrameVersion {
+    type Error = String;
+    fn try_from(n: u16) -> Result<FrameVersion, String> {
+        FrameVersion::from_number(n)
+            .ok_or_else(|| format!("binary frame version {n} (this build writes 1 or 2)"))
+    }
+}
+
+impl std::fmt::Display for FrameVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.number())
+    }
+}
+
+/// The version of a binary frame from its first 10 bytes (the magic already matched):
+/// `Corrupt` when cut inside the field, `UnsupportedVersion` for a number this reader does
+/// not know.
+pub(crate) fn version_of(bytes: &[u8]) -> Result<FrameVersion, Error> {
+    let v = bytes
+        .get(VERSION_OFFSET..VERSION_OFFSET + 2)
+        .ok_or_else(|| truncated("version"))?;
+    let n = u16::from_le_bytes([v[0], v[1]]);
+    FrameVersion::from_number(n).ok_or(Error::UnsupportedVersion {
+        found: u64::from(n),
+    })
+}
 
 pub(crate) const MAGIC_OFFSET: usize = 0;
 pub(crate) const VERSION_OFFSET: usize = 8;
@@ -91,6 +177,7 @@ pub(crate) struct SealedFields {
 /// A header that passed steps 1 and 2 of the reader order.
 #[derive(Debug)]
 pub(crate) struct FrameHeader<'a> {
+    pub version: FrameVersion,
     pub codec: FrameCodec,
     pub realm: &'a str,
     pub saved_at: u64,
@@ -125,9 +212,6 @@ pub(crate) fn header_len(codec: FrameCodec, realm_len: usize) -> usize {
     REALM_OFFSET + realm_len + AFTER_COUNT_REL + sealed + TRAILER_LEN
 }
 
-fn le_u16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes(b[at..at + 2].try_into().expect("a 2-byte slice"))
-}
 fn le_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(b[at..at + 4].try_into().expect("a 4-byte slice"))
 }
@@ -147,15 +231,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<FrameHeader<'_>, Error> {
     if bytes.len() < MAGIC.len() || bytes[MAGIC_OFFSET..MAGIC_OFFSET + MAGIC.len()] != MAGIC {
         return Err(Error::NotPeerFile);
     }
-    if bytes.len() < VERSION_OFFSET + 2 {
-        return Err(truncated("version"));
-    }
-    let version = le_u16(bytes, VERSION_OFFSET);
-    if version != FORMAT_VERSION {
-        return Err(Error::UnsupportedVersion {
-            found: u64::from(version),
-        });
-    }
+    let version = version_of(bytes)?;
     let codec = match bytes.get(CODEC_OFFSET) {
         None => return Err(truncated("codec byte")),
         Some(&CODEC_MSGPACK) => FrameCodec::Msgpack,
@@ -241,6 +317,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<FrameHeader<'_>, Error> {
         }
     };
     Ok(FrameHeader {
+        version,
         codec,
         realm,
         saved_at,
@@ -256,6 +333,7 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<FrameHeader<'_>, Error> {
 /// length and the entry count.
 pub(crate) fn write_header(
     out: &mut Vec<u8>,
+    version: FrameVersion,
     realm: &str,
     saved_at: u64,
     entry_count: u32,
@@ -263,7 +341,7 @@ pub(crate) fn write_header(
 ) {
     debug_assert!(out.is_empty());
     out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&version.number().to_le_bytes());
     out.push(if sealed.is_some() {
         CODEC_SEALED
     } else {

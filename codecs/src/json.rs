@@ -400,10 +400,10 @@ impl Codec for JsonCodec {
     fn decode(&self, bytes: &[u8], realm: Option<&str>) -> Result<PeerFile, Error> {
         match crate::detect(bytes)? {
             crate::Format::Json => {}
-            other => return Err(crate::read::wrong_codec(other, CodecKind::Json)),
+            other => return Err(crate::check::wrong_codec(other, CodecKind::Json)),
         }
         let head = parse_head(bytes)?;
-        crate::read::check_realm(&head.realm, realm)?;
+        crate::check::realm(&head.realm, realm)?;
         let entries = parse_entries(bytes, &head)?;
         check_entry_count(entries.len() as u64)?;
         Ok(PeerFile {

@@ -1,4 +1,5 @@
-//! The knownpeers on-disk format v1 (docs/FORMAT.md), and nothing else: no file I/O, no tokio.
+//! The knownpeers on-disk format (docs/FORMAT.md: binary frame versions 1 and 2, JSON envelope
+//! version 1), and nothing else: no file I/O, no tokio.
 //!
 //! The primary types are [`PeerEntry`] (one remembered peer), [`Codec`] (a file format a realm
 //! writes, held as `Arc<dyn Codec>`), its three implementations [`JsonCodec`], [`MsgpackCodec`]
@@ -51,7 +52,10 @@
 #![deny(missing_docs)]
 
 mod body;
+mod check;
+mod choose;
 mod codec;
+mod compact;
 mod detect;
 mod entry;
 mod error;
@@ -62,18 +66,22 @@ mod msgpack;
 mod primitives;
 mod read;
 mod sealed;
+mod stream;
 
-pub use codec::{plaintext_codec, Codec, CodecKind, PeerFile};
+pub use choose::{plaintext_codec, plaintext_codec_with_version};
+pub use codec::{Codec, CodecKind, PeerFile};
 pub use detect::{detect, Format};
 pub use entry::{stored_addr, EntrySource, PeerEntry, PeerSource};
 pub use error::{Error, ErrorKind};
+pub use frame::FrameVersion;
 pub use json::JsonCodec;
 pub use knownpeers_keys::{KdfParams, Key, SecretString};
 pub use msgpack::MsgpackCodec;
 pub use read::{inspect, read, read_owned, Decoded, Header, KdfInfo, ReadPolicy};
 pub use sealed::SealedCodec;
 
-/// Format version this crate reads and writes.
+/// The JSON envelope's version (`"knownpeers": 1`), which binary frame version 2 leaves
+/// unchanged; binary frames carry a [`FrameVersion`].
 pub const FORMAT_VERSION: u16 = 1;
 /// Binary frame magic, `\x89KNP\r\n\x1a\n`.
 pub const MAGIC: [u8; 8] = [0x89, 0x4B, 0x4E, 0x50, 0x0D, 0x0A, 0x1A, 0x0A];

@@ -1,17 +1,50 @@
 //! The msgpack codec: a binary frame with a MessagePack body and CRC-32s over header and body.
-//! Owns the msgpack-only parts of the reader order (the body checksum); the frame layout lives
-//! in `frame`, the body in `body`.
+//! Owns the msgpack-only parts of the reader order (the body checksum) and the choice of body
+//! by frame version; the frame layout lives in `frame`, the bodies in `body` (version 1) and
+//! `compact` (version 2).
 
 use crate::entry::check_file_size;
-use crate::frame::{self, FrameCodec, FrameHeader, BODY_CRC_LEN};
-use crate::{body, primitives, read, Codec, CodecKind, EntrySource, Error, PeerEntry, PeerFile};
+use crate::frame::{self, FrameCodec, FrameHeader, FrameVersion, BODY_CRC_LEN};
+use crate::{
+    body, check, compact, primitives, Codec, CodecKind, EntrySource, Error, PeerEntry, PeerFile,
+};
 
-/// The MessagePack frame codec (CRC-32 over header and body).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct MsgpackCodec;
+/// The MessagePack frame codec (CRC-32 over header and body). It reads binary frame versions
+/// 1 and 2 and writes the version it was built with: [`MsgpackCodec::default`] and the value
+/// `MsgpackCodec` write version 2, [`MsgpackCodec::with_frame_version`] writes version 1 for
+/// a node whose reader knows only version 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MsgpackCodec {
+    version: FrameVersion,
+}
+
+/// The default msgpack codec, writing the latest frame version: the value that a unit struct
+/// `MsgpackCodec` was before the codec carried a version, so `&MsgpackCodec` keeps meaning
+/// "the msgpack codec" (a braced struct lives in the type namespace only, this constant in the
+/// value namespace).
+#[allow(non_upper_case_globals)]
+pub const MsgpackCodec: MsgpackCodec = MsgpackCodec::with_frame_version(FrameVersion::LATEST);
+
+impl MsgpackCodec {
+    /// A codec writing binary frame version `version`.
+    pub const fn with_frame_version(version: FrameVersion) -> MsgpackCodec {
+        MsgpackCodec { version }
+    }
+
+    /// The binary frame version this codec writes.
+    pub fn frame_version(&self) -> FrameVersion {
+        self.version
+    }
+}
+
+impl Default for MsgpackCodec {
+    fn default() -> MsgpackCodec {
+        MsgpackCodec
+    }
+}
 
 /// The body of a msgpack frame whose header passed [`frame::parse`] and whose realm and
-/// policy the caller has checked: the body CRC, then the body.
+/// policy the caller has checked: the body CRC, then the body of the header's version.
 pub(crate) fn decode_body(bytes: &[u8], header: &FrameHeader<'_>) -> Result<Vec<PeerEntry>, Error> {
     let body = header.body(bytes);
     let end = header.header_len + header.body_len;
@@ -25,7 +58,10 @@ pub(crate) fn decode_body(bytes: &[u8], header: &FrameHeader<'_>) -> Result<Vec<
             "body checksum mismatch (the body is damaged)",
         ));
     }
-    body::decode(body, header.entry_count)
+    match header.version {
+        FrameVersion::V1 => body::decode(body, header.entry_count),
+        FrameVersion::V2 => compact::decode(body, header.entry_count),
+    }
 }
 
 impl Codec for MsgpackCodec {
@@ -44,9 +80,13 @@ impl Codec for MsgpackCodec {
         let count = frame::checked_count(realm, entries)?;
         // Roughly 64 bytes per entry: one allocation for a typical file.
         out.reserve(frame::header_len(FrameCodec::Msgpack, realm.len()) + 64 * entries.len() + 8);
-        frame::write_header(out, realm, saved_at, count, None);
+        frame::write_header(out, self.version, realm, saved_at, count, None);
         let h = out.len();
-        if let Err(e) = body::encode(entries, out) {
+        let encoded = match self.version {
+            FrameVersion::V1 => body::encode(entries, out),
+            FrameVersion::V2 => compact::encode(entries, out),
+        };
+        if let Err(e) = encoded {
             out.clear();
             return Err(e);
         }
@@ -60,10 +100,10 @@ impl Codec for MsgpackCodec {
     fn decode(&self, bytes: &[u8], realm: Option<&str>) -> Result<PeerFile, Error> {
         match crate::detect(bytes)? {
             crate::Format::Msgpack => {}
-            other => return Err(read::wrong_codec(other, CodecKind::Msgpack)),
+            other => return Err(check::wrong_codec(other, CodecKind::Msgpack)),
         }
         let header = frame::parse(bytes)?;
-        read::check_realm(header.realm, realm)?;
+        check::realm(header.realm, realm)?;
         let entries = decode_body(bytes, &header)?;
         Ok(PeerFile {
             realm: header.realm.to_owned(),

@@ -5,7 +5,7 @@
 use blake2::digest::consts::U32;
 use blake2::digest::{KeyInit as _, Mac as _};
 use chacha20poly1305::aead::AeadInPlace as _;
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce, XChaCha20Poly1305, XNonce};
 use subtle::ConstantTimeEq as _;
 use zeroize::Zeroizing;
 
@@ -15,6 +15,8 @@ use crate::{Error, Key};
 const ENC_PERSONAL: &[u8; 15] = b"knownpeers.enc1";
 /// Personalisation of `key_check`.
 const KCV_PERSONAL: &[u8; 15] = b"knownpeers.kcv1";
+/// Personalisation of a version-2 sealed file's `file_key`.
+const STREAM_PERSONAL: &[u8; 15] = b"knownpeers.str2";
 
 /// Length of an XChaCha20 nonce.
 pub(crate) const NONCE_LEN: usize = 24;
@@ -46,6 +48,14 @@ pub(crate) fn enc_key(master: &Key) -> Key {
 /// Not secret (it is stored in the header) but derived from the secret.
 pub(crate) fn key_check(master: &Key, nonce: &[u8; NONCE_LEN]) -> [u8; 32] {
     *blake2b_256_keyed(master, KCV_PERSONAL, nonce)
+}
+
+/// `file_key` (binary frame version 2) = BLAKE2b-256(key = master, personal = `knownpeers.str2`,
+/// message = the header's 24 nonce bytes): a key of its own for every file, since every save
+/// draws a fresh nonce.
+pub(crate) fn file_key(master: &Key, nonce: &[u8; NONCE_LEN]) -> Key {
+    let out = blake2b_256_keyed(master, STREAM_PERSONAL, nonce);
+    Key::from_bytes(*out)
 }
 
 /// Constant-time equality of two key checks (`subtle`), so that the comparison time tells an
@@ -95,4 +105,45 @@ pub(crate) fn open_in_place(
         .map_err(|_| {
             Error::corrupt("the sealed body does not authenticate (damaged or tampered file)")
         })
+}
+
+/// ChaCha20-Poly1305 (RFC 8439, 12-byte nonce) under one `file_key`, for the chunks of a
+/// version-2 sealed body. Built once per file, so the key schedule is not repeated per chunk.
+pub(crate) struct ChunkCipher(ChaCha20Poly1305);
+
+impl ChunkCipher {
+    pub(crate) fn new(file_key: &Key) -> ChunkCipher {
+        ChunkCipher(ChaCha20Poly1305::new(file_key.expose().into()))
+    }
+
+    /// Encrypts one chunk in place under `nonce` and `aad`, returning its 16-byte tag.
+    pub(crate) fn seal_in_place(
+        &self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buffer: &mut [u8],
+    ) -> Result<[u8; 16], Error> {
+        let tag = self
+            .0
+            .encrypt_in_place_detached(Nonce::from_slice(nonce), aad, buffer)
+            .map_err(|_| Error::InvalidInput {
+                what: "a chunk is too long to seal".to_string(),
+            })?;
+        Ok(tag.into())
+    }
+
+    /// Verifies `tag` over `aad` and `buffer`, then decrypts `buffer` in place; on failure
+    /// `buffer` is left undecrypted and the error says only that the chunk does not
+    /// authenticate (the caller names the chunk).
+    pub(crate) fn open_in_place(
+        &self,
+        nonce: &[u8; 12],
+        aad: &[u8],
+        buffer: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), ()> {
+        self.0
+            .decrypt_in_place_detached(Nonce::from_slice(nonce), aad, buffer, tag.into())
+            .map_err(|_| ())
+    }
 }

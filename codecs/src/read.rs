@@ -1,12 +1,13 @@
 //! Reading a file of any format under a realm's policy ([`read`]) and looking at a header
 //! without a key ([`inspect`]). Owns the reader order across formats (FORMAT.md's numbered
 //! list) and the policy checks; must not know byte layouts (they live in `frame`, `json`,
-//! `legacy`) nor touch key material itself (that is `sealed`'s).
+//! `legacy`, `body`, `compact`, `stream`) nor touch key material itself (that is `sealed`'s).
+//! The read path runs one way: this module calls the parsers, and the parsers call only the
+//! shared checks below them (`check`), never back into this one.
 
 use crate::frame::{self, FrameCodec, KDF_ARGON2ID, KDF_RAW};
 use crate::{
-    detect, json, legacy, msgpack, sealed, CodecKind, Error, Format, KdfParams, PeerFile,
-    SealedCodec,
+    check, detect, json, legacy, msgpack, sealed, Error, Format, KdfParams, PeerFile, SealedCodec,
 };
 use zeroize::Zeroizing;
 
@@ -76,7 +77,9 @@ pub enum KdfInfo {
 pub struct Header {
     /// The format.
     pub format: Format,
-    /// The format version the file declares (0 for a legacy file, which has none).
+    /// The format version the file declares: the binary frame version (1 or 2) of a msgpack
+    /// or sealed file, the envelope version (1) of a JSON file, 0 for a legacy file, which has
+    /// none.
     pub version: u64,
     /// The realm (legacy files have none).
     pub realm: Option<String>,
@@ -88,17 +91,6 @@ pub struct Header {
     pub file_len: u64,
     /// Sealed files only: how the key was made (as stored; not checked against the bounds).
     pub kdf: Option<KdfInfo>,
-}
-
-/// Step 3, first half: the realm in the file equals the realm being loaded.
-pub(crate) fn check_realm(found: &str, expected: Option<&str>) -> Result<(), Error> {
-    match expected {
-        Some(expected) if expected != found => Err(Error::RealmMismatch {
-            found: found.to_string(),
-            expected: expected.to_string(),
-        }),
-        _ => Ok(()),
-    }
 }
 
 /// Step 3, second half: the realm's policy allows a plaintext format.
@@ -115,18 +107,6 @@ fn check_plaintext_allowed(policy: &ReadPolicy<'_>, format: Format) -> Result<()
     Ok(())
 }
 
-/// The error of a codec's `decode` handed a file of another format.
-pub(crate) fn wrong_codec(found: Format, codec: CodecKind) -> Error {
-    Error::Unsupported {
-        what: format!(
-            "this is a {} file, not a {} one; read it with the {} codec",
-            found.as_str(),
-            codec.as_str(),
-            found.as_str()
-        ),
-    }
-}
-
 /// Reads a whole file of any format under `policy`, with the checks of FORMAT.md in its order:
 /// the file size; the format ([`detect`]); for a binary frame magic, version, codec, flags and
 /// length, then the header CRC; the realm, then the policy; for a sealed file the KDF bounds,
@@ -137,7 +117,7 @@ pub fn read(bytes: &[u8], policy: &ReadPolicy<'_>) -> Result<Decoded, Error> {
     let file = match format {
         Format::Json => {
             let head = json::parse_head(bytes)?;
-            check_realm(&head.realm, policy.realm)?;
+            check::realm(&head.realm, policy.realm)?;
             check_plaintext_allowed(policy, format)?;
             PeerFile {
                 entries: json::parse_entries(bytes, &head)?,
@@ -157,7 +137,7 @@ pub fn read(bytes: &[u8], policy: &ReadPolicy<'_>) -> Result<Decoded, Error> {
         }
         Format::Msgpack | Format::Sealed => {
             let header = frame::parse(bytes)?;
-            check_realm(header.realm, policy.realm)?;
+            check::realm(header.realm, policy.realm)?;
             let entries = match header.codec {
                 FrameCodec::Msgpack => {
                     check_plaintext_allowed(policy, format)?;
@@ -187,10 +167,11 @@ pub fn read_owned(bytes: Vec<u8>, policy: &ReadPolicy<'_>) -> Result<Decoded, Er
     let mut bytes = Zeroizing::new(bytes);
     crate::entry::check_file_size(bytes.len() as u64)?;
     let header = frame::parse(&bytes)?;
-    check_realm(header.realm, policy.realm)?;
+    check::realm(header.realm, policy.realm)?;
     let codec = sealed_key(&header, policy)?;
     let (realm, saved_at) = (header.realm.to_owned(), header.saved_at);
     let shape = sealed::OwnedShape {
+        version: header.version,
         fields: header
             .sealed
             .clone()
@@ -200,6 +181,10 @@ pub fn read_owned(bytes: Vec<u8>, policy: &ReadPolicy<'_>) -> Result<Decoded, Er
         entry_count: header.entry_count,
     };
     let entries = codec.open_owned(&mut bytes, &shape)?;
+    // The file's buffer (now plaintext) is zeroized and released before the duplicate check
+    // builds its set of addresses, so a load's peak is the larger of the two, not their sum.
+    drop(bytes);
+    let entries = entries.unique()?;
     Ok(Decoded {
         format: Format::Sealed,
         file: PeerFile {
@@ -277,7 +262,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Header, Error> {
             };
             Ok(Header {
                 format,
-                version: u64::from(crate::FORMAT_VERSION),
+                version: u64::from(header.version.number()),
                 realm: Some(header.realm.to_owned()),
                 saved_at: Some(header.saved_at),
                 entry_count: u64::from(header.entry_count),

@@ -1,7 +1,8 @@
-//! The sealed codec: a binary frame whose MessagePack body is XChaCha20-Poly1305-sealed under a
-//! key derived from a key file or a passphrase (FORMAT.md "Sealed codec"). Owns reader steps 4
-//! to 6 and the per-process key cache; must never let key material reach `Debug`, an error or
-//! an unzeroized buffer it controls.
+//! The sealed codec: a binary frame whose MessagePack body is sealed under a key derived from a
+//! key file or a passphrase (FORMAT.md "Sealed codec"): in version 1 one XChaCha20-Poly1305
+//! message, in version 2 a STREAM of ChaCha20-Poly1305 chunks under a per-file key (`stream`).
+//! Owns reader steps 4 to 7 of a sealed file and the per-process key cache; must never let key
+//! material reach `Debug`, an error or an unzeroized buffer it controls.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -9,11 +10,13 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use zeroize::{Zeroize as _, Zeroizing};
 
 use crate::entry::check_file_size;
-use crate::frame::{self, FrameCodec, FrameHeader, SealedFields, KDF_ARGON2ID, KDF_RAW, TAG_LEN};
-use crate::primitives::{self, NONCE_LEN};
+use crate::frame::{
+    self, FrameCodec, FrameHeader, FrameVersion, SealedFields, KDF_ARGON2ID, KDF_RAW, TAG_LEN,
+};
+use crate::primitives::{self, ChunkCipher, NONCE_LEN};
 use crate::{
-    body, read, Codec, CodecKind, EntrySource, Error, KdfParams, Key, PeerEntry, PeerFile,
-    SecretString,
+    body, check, compact, stream, Codec, CodecKind, EntrySource, Error, KdfParams, Key, PeerEntry,
+    PeerFile, SecretString,
 };
 
 /// The sealed frame codec. Holds the realm's key source; for a passphrase it derives the master
@@ -23,9 +26,13 @@ use crate::{
 /// When it decodes a file sealed under its own passphrase with its own KDF parameters, it
 /// keeps that file's salt and master key for later saves (if it has none yet), so that a
 /// load followed by saves runs Argon2id once per process.
+///
+/// It writes binary frame version 2 unless [`SealedCodec::with_frame_version`] asks for 1, and
+/// reads both.
 pub struct SealedCodec {
     secret: Secret,
     kdf_runs: AtomicU64,
+    version: FrameVersion,
 }
 
 enum Secret {
@@ -44,6 +51,7 @@ enum Secret {
 /// What [`SealedCodec::open_owned`] needs of a parsed header once the file's buffer is no
 /// longer borrowed by it.
 pub(crate) struct OwnedShape {
+    pub version: FrameVersion,
     pub fields: SealedFields,
     pub header_len: usize,
     pub body_len: usize,
@@ -63,7 +71,9 @@ impl std::fmt::Debug for SealedCodec {
             Secret::Raw(_) => d.field("key", &"key file"),
             Secret::Passphrase { params, .. } => d.field("key", &"passphrase").field("kdf", params),
         };
-        d.field("kdf_runs", &self.kdf_runs()).finish()
+        d.field("kdf_runs", &self.kdf_runs())
+            .field("version", &self.version)
+            .finish()
     }
 }
 
@@ -79,6 +89,7 @@ impl SealedCodec {
         SealedCodec {
             secret: Secret::Raw(key),
             kdf_runs: AtomicU64::new(0),
+            version: FrameVersion::LATEST,
         }
     }
 
@@ -106,7 +117,20 @@ impl SealedCodec {
                 cache: Mutex::new(None),
             },
             kdf_runs: AtomicU64::new(0),
+            version: FrameVersion::LATEST,
         }
+    }
+
+    /// The same codec writing binary frame version `version` (version 1 for a node whose
+    /// reader knows only version 1). Reading is unaffected: both versions are read.
+    pub fn with_frame_version(mut self, version: FrameVersion) -> SealedCodec {
+        self.version = version;
+        self
+    }
+
+    /// The binary frame version this codec writes.
+    pub fn frame_version(&self) -> FrameVersion {
+        self.version
     }
 
     /// How many times this codec has run Argon2id (for tests and benchmarks).
@@ -134,8 +158,10 @@ impl SealedCodec {
         Ok(knownpeers_keys::derive_argon2id(passphrase, salt, params)?)
     }
 
-    /// The sealed header block and `enc_key` for one save under `nonce`.
+    /// The sealed header block and the body key (`enc_key` in version 1, `file_key` in
+    /// version 2) for one save under `nonce`.
     fn seal_material(&self, nonce: &[u8; NONCE_LEN]) -> Result<(SealedFields, Key), Error> {
+        let version = self.version;
         match &self.secret {
             Secret::Raw(master) => Ok((
                 SealedFields {
@@ -147,7 +173,7 @@ impl SealedCodec {
                     nonce: *nonce,
                     key_check: primitives::key_check(master, nonce),
                 },
-                primitives::enc_key(master),
+                body_key(version, master, nonce),
             )),
             Secret::Passphrase {
                 passphrase,
@@ -172,7 +198,7 @@ impl SealedCodec {
                         nonce: *nonce,
                         key_check: primitives::key_check(&derived.master, nonce),
                     },
-                    primitives::enc_key(&derived.master),
+                    body_key(version, &derived.master, nonce),
                 ))
             }
         }
@@ -189,34 +215,54 @@ impl SealedCodec {
             .sealed
             .as_ref()
             .expect("frame::parse fills the sealed block of a sealed header");
-        let unlocked = self.unlock(f)?;
-        let mut body = Zeroizing::new(header.body(bytes).to_vec());
-        self.open_body(
-            f,
-            unlocked,
-            &bytes[..header.header_len],
-            &mut body,
-            header.entry_count,
-        )
+        let (key, adopt) = self.unlock(f, header.version)?;
+        let aad = &bytes[..header.header_len];
+        let entries = match header.version {
+            FrameVersion::V1 => {
+                let mut body = Zeroizing::new(header.body(bytes).to_vec());
+                open_v1(&key, f, aad, &mut body, header.entry_count)?
+            }
+            FrameVersion::V2 => {
+                let body = header.body(bytes);
+                let mut decoder = v2_decoder(body.len(), header.entry_count)?;
+                stream::open_copy(&ChunkCipher::new(&key), aad, body, &mut decoder)?;
+                decoder.into_entries().unique()?
+            }
+        };
+        self.adopt(f, adopt);
+        Ok(entries)
     }
 
     /// Reader steps 4 to 7 on a file the caller owns: the body is opened in place in `file`
-    /// (no copy), which then holds plaintext: the caller zeroizes it.
+    /// (no copy), which then holds plaintext: the caller zeroizes it. The caller applies the
+    /// duplicate-address rule ([`compact::Unchecked::unique`]) once it has released `file`.
     pub(crate) fn open_owned(
         &self,
         file: &mut [u8],
         shape: &OwnedShape,
-    ) -> Result<Vec<PeerEntry>, Error> {
-        let unlocked = self.unlock(&shape.fields)?;
-        let (head, rest) = file.split_at_mut(shape.header_len);
+    ) -> Result<compact::Unchecked, Error> {
+        let f = &shape.fields;
+        let (key, adopt) = self.unlock(f, shape.version)?;
+        let (aad, rest) = file.split_at_mut(shape.header_len);
         let body = &mut rest[..shape.body_len];
-        self.open_body(&shape.fields, unlocked, head, body, shape.entry_count)
+        let entries = match shape.version {
+            FrameVersion::V1 => {
+                compact::Unchecked::checked(open_v1(&key, f, aad, body, shape.entry_count)?)
+            }
+            FrameVersion::V2 => {
+                let mut decoder = v2_decoder(body.len(), shape.entry_count)?;
+                stream::open_in_place(&ChunkCipher::new(&key), aad, body, &mut decoder)?;
+                decoder.into_entries()
+            }
+        };
+        self.adopt(f, adopt);
+        Ok(entries)
     }
 
     /// Reader steps 4 and 5: the KDF byte and bounds, then the master key and the key check.
-    /// Returns `enc_key`, and a passphrase master key worth keeping for saves once the body
-    /// authenticates (never before: a key is adopted only when it opened a file).
-    fn unlock(&self, f: &SealedFields) -> Result<(Key, Option<Key>), Error> {
+    /// Returns the body key of `version`, and a passphrase master key worth keeping for saves
+    /// once the body authenticates (never before: a key is adopted only when it opened a file).
+    fn unlock(&self, f: &SealedFields, version: FrameVersion) -> Result<(Key, Option<Key>), Error> {
         // Step 4: the KDF byte and bounds, before any key work.
         let file_params = file_kdf(f)?;
 
@@ -224,7 +270,7 @@ impl SealedCodec {
         let mut adopt = None;
         let (enc_key, check) = match (&self.secret, file_params) {
             (Secret::Raw(master), None) => (
-                primitives::enc_key(master),
+                body_key(version, master, &f.nonce),
                 primitives::key_check(master, &f.nonce),
             ),
             (Secret::Raw(_), Some(_)) => {
@@ -250,14 +296,14 @@ impl SealedCodec {
                 let guard = lock(cache);
                 match guard.as_ref() {
                     Some(d) if d.salt == f.salt && *params == fp => (
-                        primitives::enc_key(&d.master),
+                        body_key(version, &d.master, &f.nonce),
                         primitives::key_check(&d.master, &f.nonce),
                     ),
                     _ => {
                         drop(guard);
                         let master = self.derive(passphrase, &f.salt, &fp)?;
                         let keys = (
-                            primitives::enc_key(&master),
+                            body_key(version, &master, &f.nonce),
                             primitives::key_check(&master, &f.nonce),
                         );
                         if *params == fp {
@@ -274,20 +320,8 @@ impl SealedCodec {
         Ok((enc_key, adopt))
     }
 
-    /// Reader steps 6 and 7: the AEAD over `body` (ciphertext then tag) in place, with the
-    /// whole header `aad` (header_crc included) as associated data, then the MessagePack body.
-    fn open_body(
-        &self,
-        f: &SealedFields,
-        (enc_key, adopt): (Key, Option<Key>),
-        aad: &[u8],
-        body: &mut [u8],
-        entry_count: u32,
-    ) -> Result<Vec<PeerEntry>, Error> {
-        let (plain, tag) = body.split_at_mut(body.len() - TAG_LEN);
-        let tag: [u8; TAG_LEN] = (&*tag).try_into().expect("a 16-byte tag");
-        primitives::open_in_place(&enc_key, &f.nonce, aad, plain, &tag)?;
-
+    /// Keeps a passphrase master key that has just opened a file, if none is cached yet.
+    fn adopt(&self, f: &SealedFields, adopt: Option<Key>) {
         if let (Some(master), Secret::Passphrase { cache, .. }) = (adopt, &self.secret) {
             let mut guard = lock(cache);
             if guard.is_none() {
@@ -297,10 +331,37 @@ impl SealedCodec {
                 });
             }
         }
-
-        // Step 7: the body.
-        body::decode(plain, entry_count)
     }
+}
+
+/// The key a body is sealed with: `enc_key` in version 1, the per-file `file_key` in version 2.
+fn body_key(version: FrameVersion, master: &Key, nonce: &[u8; NONCE_LEN]) -> Key {
+    match version {
+        FrameVersion::V1 => primitives::enc_key(master),
+        FrameVersion::V2 => primitives::file_key(master, nonce),
+    }
+}
+
+/// Version 1, reader steps 6 and 7: the AEAD over `body` (ciphertext then tag) in place, with
+/// the whole header `aad` (header_crc included) as associated data, then the MessagePack body.
+fn open_v1(
+    enc_key: &Key,
+    f: &SealedFields,
+    aad: &[u8],
+    body: &mut [u8],
+    entry_count: u32,
+) -> Result<Vec<PeerEntry>, Error> {
+    let (plain, tag) = body.split_at_mut(body.len() - TAG_LEN);
+    let tag: [u8; TAG_LEN] = (&*tag).try_into().expect("a 16-byte tag");
+    primitives::open_in_place(enc_key, &f.nonce, aad, plain, &tag)?;
+    body::decode(plain, entry_count)
+}
+
+/// Version 2, after the key check: the body's chunk layout, then FORMAT.md's bound of
+/// `entry_count` by the plaintext length, before anything is allocated for the entries.
+fn v2_decoder(body_len: usize, entry_count: u32) -> Result<compact::Decoder, Error> {
+    let (_, plain_len) = stream::layout(body_len)?;
+    compact::Decoder::new(entry_count, plain_len)
 }
 
 /// Step 4 of the reader order: `None` for a raw key, the bounded Argon2id parameters for a
@@ -346,27 +407,42 @@ impl Codec for SealedCodec {
         out.clear();
         let count = frame::checked_count(realm, entries)?;
         let nonce = primitives::random_nonce()?;
-        let (fields, enc_key) = self.seal_material(&nonce)?;
+        let (fields, key) = self.seal_material(&nonce)?;
         // One allocation for a typical file, so that growing `out` rarely leaves a copy of the
         // plaintext behind in freed memory.
+        let plain_guess = 64 * entries.len();
         out.reserve(
-            frame::header_len(FrameCodec::Sealed, realm.len()) + 64 * entries.len() + TAG_LEN,
+            frame::header_len(FrameCodec::Sealed, realm.len())
+                + stream::sealed_len(plain_guess)
+                + TAG_LEN,
         );
-        frame::write_header(out, realm, saved_at, count, Some(&fields));
+        frame::write_header(out, self.version, realm, saved_at, count, Some(&fields));
         let h = out.len();
-        if let Err(e) = body::encode(entries, out) {
+        let encoded = match self.version {
+            FrameVersion::V1 => body::encode(entries, out),
+            FrameVersion::V2 => compact::encode(entries, out),
+        };
+        if let Err(e) = encoded {
             out.zeroize();
             return Err(e);
         }
-        let body_len = (out.len() - h + TAG_LEN) as u64;
-        frame::finish_header(out, h, body_len);
-        // Sealed in place: the plaintext body is encrypted where it was encoded.
-        let (head, body) = out.split_at_mut(h);
-        match primitives::seal_in_place(&enc_key, &nonce, head, body) {
-            Ok(tag) => out.extend_from_slice(&tag),
-            Err(e) => {
-                out.zeroize();
-                return Err(e);
+        let plain_len = out.len() - h;
+        match self.version {
+            FrameVersion::V1 => {
+                frame::finish_header(out, h, (plain_len + TAG_LEN) as u64);
+                // Sealed in place: the plaintext body is encrypted where it was encoded.
+                let (head, body) = out.split_at_mut(h);
+                match primitives::seal_in_place(&key, &nonce, head, body) {
+                    Ok(tag) => out.extend_from_slice(&tag),
+                    Err(e) => {
+                        out.zeroize();
+                        return Err(e);
+                    }
+                }
+            }
+            FrameVersion::V2 => {
+                frame::finish_header(out, h, stream::sealed_len(plain_len) as u64);
+                stream::seal(&ChunkCipher::new(&key), out, h)?;
             }
         }
         check_file_size(out.len() as u64).inspect_err(|_| out.clear())
@@ -375,10 +451,10 @@ impl Codec for SealedCodec {
     fn decode(&self, bytes: &[u8], realm: Option<&str>) -> Result<PeerFile, Error> {
         match crate::detect(bytes)? {
             crate::Format::Sealed => {}
-            other => return Err(read::wrong_codec(other, CodecKind::Sealed)),
+            other => return Err(check::wrong_codec(other, CodecKind::Sealed)),
         }
         let header = frame::parse(bytes)?;
-        read::check_realm(header.realm, realm)?;
+        check::realm(header.realm, realm)?;
         let entries = self.open(bytes, &header)?;
         Ok(PeerFile {
             realm: header.realm.to_owned(),

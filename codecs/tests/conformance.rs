@@ -6,9 +6,11 @@ mod common;
 
 use common::{basic_entries, entry, vector, SAVED_AT};
 use knownpeers_codecs::{
-    inspect, Codec, Format, Header, JsonCodec, KdfInfo, Key, MsgpackCodec, PeerEntry, PeerSource,
-    SealedCodec,
+    inspect, Codec, Format, FrameVersion, Header, JsonCodec, KdfInfo, Key, MsgpackCodec, PeerEntry,
+    PeerSource, SealedCodec,
 };
+
+const V1: MsgpackCodec = MsgpackCodec::with_frame_version(FrameVersion::V1);
 
 #[test]
 fn json_encode_matches_the_vector_byte_for_byte() {
@@ -23,17 +25,46 @@ fn json_encode_matches_the_vector_byte_for_byte() {
 
 #[test]
 fn msgpack_encode_matches_the_vector_byte_for_byte() {
-    let ours = MsgpackCodec
+    let ours = V1
         .encode("example-realm", SAVED_AT, &basic_entries())
         .expect("encode");
     assert_eq!(ours, vector("msgpack-basic.kp"));
 }
 
 #[test]
+fn msgpack_v2_encode_matches_the_vectors_byte_for_byte() {
+    let ours = MsgpackCodec
+        .encode("example-realm", SAVED_AT, &basic_entries())
+        .expect("encode");
+    assert_eq!(ours, vector("v2-msgpack-basic.kp"));
+    let empty = MsgpackCodec
+        .encode("example-realm", SAVED_AT, &Vec::new())
+        .expect("encode");
+    assert_eq!(empty, vector("v2-msgpack-empty.kp"));
+}
+
+/// The key file vector's key: 00 01 02 .. 1f.
+fn vector_key() -> Key {
+    Key::from_bytes(std::array::from_fn(|i| i as u8))
+}
+
+#[test]
+fn sealed_v2_encode_has_the_vector_layout() {
+    let ours = SealedCodec::with_key(vector_key())
+        .encode("example-realm", SAVED_AT, &basic_entries())
+        .expect("encode");
+    let theirs = vector("v2-sealed-keyfile.kp");
+    assert_eq!(ours.len(), theirs.len());
+    let nonce_at = common::sealed_block(13) + 29;
+    assert_eq!(ours[..nonce_at], theirs[..nonce_at]);
+    let h = 25 + 13 + 85 + 12;
+    assert_eq!(ours[h - 12..h - 4], theirs[h - 12..h - 4]);
+}
+
+#[test]
 fn sealed_encode_has_the_vector_layout() {
-    // The key file vector's key: 00 01 02 .. 1f.
-    let key: [u8; 32] = std::array::from_fn(|i| i as u8);
-    let ours = SealedCodec::with_key(Key::from_bytes(key))
+    let ours = SealedCodec::with_key(vector_key())
+        .with_frame_version(FrameVersion::V1)
         .encode("example-realm", SAVED_AT, &basic_entries())
         .expect("encode");
     let theirs = vector("sealed-keyfile.kp");
@@ -52,11 +83,16 @@ fn inspect_reads_each_vector_header_without_a_key() {
         let bytes = vector(file);
         let header = inspect(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
         let legacy = format == Format::Legacy;
+        let version = match () {
+            _ if legacy => 0,
+            _ if file.starts_with("v2-") => 2,
+            _ => 1,
+        };
         assert_eq!(
             header,
             Header {
                 format,
-                version: if legacy { 0 } else { 1 },
+                version,
                 realm: (!legacy).then(|| "example-realm".to_string()),
                 saved_at: (!legacy).then_some(SAVED_AT),
                 entry_count,
@@ -110,11 +146,9 @@ fn inspect_refuses_what_it_can_check_without_a_key() {
     check("not-a-peer-file.bin", NotPeerFile);
 }
 
-/// The body bytes of a msgpack file of `entries` (realm "r").
+/// The body bytes of a version-1 msgpack file of `entries` (realm "r").
 fn body_of(entries: &[PeerEntry]) -> Vec<u8> {
-    let file = MsgpackCodec
-        .encode("r", SAVED_AT, &entries.to_vec())
-        .expect("encode");
+    let file = V1.encode("r", SAVED_AT, &entries.to_vec()).expect("encode");
     let h = 25 + 1 + 12;
     file[h..file.len() - 4].to_vec()
 }
@@ -204,4 +238,56 @@ fn msgpack_body_uses_the_shortest_form_at_every_boundary() {
     assert_eq!(body_of(&many(16))[..4], [0xdc, 0, 16, 0x83]);
     assert_eq!(body_of(&many(65_535))[..4], [0xdc, 0xff, 0xff, 0x83]);
     assert_eq!(body_of(&many(65_536))[..6], [0xdd, 0, 1, 0, 0, 0x83]);
+}
+
+/// The body bytes of a version-2 msgpack file of `entries` (realm "r").
+fn compact_body_of(entries: &[PeerEntry]) -> Vec<u8> {
+    let file = MsgpackCodec
+        .encode("r", SAVED_AT, &entries.to_vec())
+        .expect("encode");
+    let h = 25 + 1 + 12;
+    file[h..file.len() - 4].to_vec()
+}
+
+/// The version-2 body's entry arrays, value by value in the shortest form, written out from
+/// FORMAT.md's table and the MessagePack spec.
+#[test]
+fn compact_body_is_positional_and_shortest() {
+    let one = |e: PeerEntry| compact_body_of(&[e])[1..].to_vec();
+    let v4 = entry("192.0.2.1:7447", PeerSource::Bootstrap, 5);
+    assert_eq!(
+        one(v4),
+        [0x95, 0xc4, 6, 192, 0, 2, 1, 0x1d, 0x17, 0x00, 0x05, 0xc0, 0x90]
+    );
+    let v6 = PeerEntry {
+        node_id: Some("n".into()),
+        capabilities: vec!["relay".into()],
+        ..entry("[2001:db8::1]:9000", PeerSource::Connected, 128)
+    };
+    let mut want = vec![0x95, 0xc4, 18, 0x20, 0x01, 0x0d, 0xb8];
+    want.extend_from_slice(&[0; 11]);
+    want.extend_from_slice(&[1, 0x23, 0x28, 0x02, 0xcc, 0x80, 0xa1, b'n', 0x91, 0xa5]);
+    want.extend_from_slice(b"relay");
+    assert_eq!(one(v6), want);
+    // A scope id makes the address 22 bytes; IPv4-mapped IPv6 stays IPv6.
+    let scoped = entry("[fe80::1%3]:1", PeerSource::Gossip, 0);
+    let body = one(scoped);
+    assert_eq!(body[..3], [0x95, 0xc4, 22]);
+    assert_eq!(body[3 + 18..3 + 22], [0, 0, 0, 3]);
+    assert_eq!(body[25], 0x01);
+    let mapped = entry("[::ffff:192.0.2.1]:1", PeerSource::Gossip, 0);
+    assert_eq!(one(mapped)[..3], [0x95, 0xc4, 18]);
+    // last_seen at the integer boundaries, as in version 1.
+    let at = |last_seen: u64| {
+        let body = one(PeerEntry {
+            last_seen,
+            ..entry("192.0.2.1:1", PeerSource::Gossip, 0)
+        });
+        body[10..body.len() - 2].to_vec()
+    };
+    assert_eq!(at(127), [0x7f]);
+    assert_eq!(at(255), [0xcc, 0xff]);
+    assert_eq!(at(65_536), [0xce, 0, 1, 0, 0]);
+    assert_eq!(at(1 << 32), [0xcf, 0, 0, 0, 1, 0, 0, 0, 0]);
+    assert_eq!(compact_body_of(&[]), [0x90]);
 }

@@ -1,5 +1,5 @@
 //! Exhaustive damage: every truncation and every single-bit flip of a small msgpack file and a
-//! small sealed file is an error (never a panic, never a silently different entry list). The
+//! small sealed file, of both binary frame versions, is an error (never a panic, never a silently different entry list). The
 //! sealed file uses a key-file key, so ~3000 decodes stay fast. The same damage to a body
 //! behind valid checksums reaches the body parser itself: never a panic, never peer data in
 //! the error.
@@ -8,7 +8,7 @@ mod common;
 
 use common::{basic_entries, SAVED_AT};
 use knownpeers_codecs::{
-    read, read_owned, Codec, ErrorKind, Key, MsgpackCodec, ReadPolicy, SealedCodec,
+    read, read_owned, Codec, ErrorKind, FrameVersion, Key, MsgpackCodec, ReadPolicy, SealedCodec,
 };
 
 const REALM: &str = "r1";
@@ -60,26 +60,30 @@ fn damage_everywhere(file: &[u8], policy: &ReadPolicy<'_>) -> Vec<ErrorKind> {
 
 #[test]
 fn every_truncation_and_bit_flip_of_a_msgpack_file_fails() {
-    let file = MsgpackCodec
-        .encode(REALM, SAVED_AT, &basic_entries())
-        .expect("encode");
-    let kinds = damage_everywhere(&file, &ReadPolicy::plaintext(Some(REALM)));
-    assert_eq!(kinds.len(), file.len() * 9);
-    // Past the first 12 bytes (magic, version, codec, flags), damage is corruption.
-    assert!(kinds.iter().filter(|k| **k == ErrorKind::Corrupt).count() > file.len() * 8);
+    for version in [FrameVersion::V1, FrameVersion::V2] {
+        let file = MsgpackCodec::with_frame_version(version)
+            .encode(REALM, SAVED_AT, &basic_entries())
+            .expect("encode");
+        let kinds = damage_everywhere(&file, &ReadPolicy::plaintext(Some(REALM)));
+        assert_eq!(kinds.len(), file.len() * 9);
+        // Past the first 12 bytes (magic, version, codec, flags), damage is corruption.
+        assert!(kinds.iter().filter(|k| **k == ErrorKind::Corrupt).count() > file.len() * 8);
+    }
 }
 
 #[test]
 fn every_truncation_and_bit_flip_of_a_sealed_file_fails() {
-    let codec = SealedCodec::with_key(Key::from_bytes([0x5a; 32]));
-    let file = codec
-        .encode(REALM, SAVED_AT, &basic_entries())
-        .expect("encode");
-    let policy = ReadPolicy::sealed(Some(REALM), &codec, true);
-    let kinds = damage_everywhere(&file, &policy);
-    assert_eq!(kinds.len(), file.len() * 9);
-    // The header CRC covers the key check, so no flip reads as a wrong key.
-    assert!(!kinds.contains(&ErrorKind::WrongKey));
+    for version in [FrameVersion::V1, FrameVersion::V2] {
+        let codec = SealedCodec::with_key(Key::from_bytes([0x5a; 32])).with_frame_version(version);
+        let file = codec
+            .encode(REALM, SAVED_AT, &basic_entries())
+            .expect("encode");
+        let policy = ReadPolicy::sealed(Some(REALM), &codec, true);
+        let kinds = damage_everywhere(&file, &policy);
+        assert_eq!(kinds.len(), file.len() * 9);
+        // The header CRC covers the key check, so no flip reads as a wrong key.
+        assert!(!kinds.contains(&ErrorKind::WrongKey));
+    }
 }
 
 #[test]
@@ -100,27 +104,32 @@ fn a_damaged_passphrase_header_never_costs_an_argon2_run() {
     assert_eq!(codec.kdf_runs(), 0);
 }
 
-/// A body with an unknown field whose value holds one value of every MessagePack family the
-/// reader must skip (ext, fixext, bin, str8, map16, float, signed ints, nesting).
+/// One value holding a value of every MessagePack family a reader must skip (ext, fixext, bin,
+/// str8, map16, float, signed ints, nesting).
+fn every_family(b: &mut Vec<u8>) {
+    rmp::encode::write_array_len(b, 10).expect("vec");
+    rmp::encode::write_ext_meta(b, 3, 7).expect("vec");
+    b.extend_from_slice(&[1, 2, 3]);
+    rmp::encode::write_ext_meta(b, 4, -1).expect("vec");
+    b.extend_from_slice(&[4, 5, 6, 7]);
+    rmp::encode::write_bin(b, &[8; 40]).expect("vec");
+    rmp::encode::write_str(b, &"s".repeat(40)).expect("vec");
+    b.extend_from_slice(&[0xde, 0, 1, 0xa1, b'k', 0xc2]); // map16 {"k": false}
+    rmp::encode::write_f32(b, 1.5).expect("vec");
+    rmp::encode::write_f64(b, -2.5).expect("vec");
+    rmp::encode::write_i64(b, -3).expect("vec");
+    rmp::encode::write_sint(b, -20_000).expect("vec");
+    b.extend_from_slice(&[0x91, 0x91, 0x90]); // [[[]]]
+}
+
+/// A version-1 body with an unknown field whose value is [`every_family`].
 fn body_with_every_family() -> Vec<u8> {
     let mut b = Vec::new();
     let w = |b: &mut Vec<u8>, s: &str| rmp::encode::write_str(b, s).expect("vec");
     rmp::encode::write_array_len(&mut b, 1).expect("vec");
     rmp::encode::write_map_len(&mut b, 5).expect("vec");
     w(&mut b, "future");
-    rmp::encode::write_array_len(&mut b, 10).expect("vec");
-    rmp::encode::write_ext_meta(&mut b, 3, 7).expect("vec");
-    b.extend_from_slice(&[1, 2, 3]);
-    rmp::encode::write_ext_meta(&mut b, 4, -1).expect("vec");
-    b.extend_from_slice(&[4, 5, 6, 7]);
-    rmp::encode::write_bin(&mut b, &[8; 40]).expect("vec");
-    w(&mut b, &"s".repeat(40));
-    b.extend_from_slice(&[0xde, 0, 1, 0xa1, b'k', 0xc2]); // map16 {"k": false}
-    rmp::encode::write_f32(&mut b, 1.5).expect("vec");
-    rmp::encode::write_f64(&mut b, -2.5).expect("vec");
-    rmp::encode::write_i64(&mut b, -3).expect("vec");
-    rmp::encode::write_sint(&mut b, -20_000).expect("vec");
-    b.extend_from_slice(&[0x91, 0x91, 0x90]); // [[[]]]
+    every_family(&mut b);
     w(&mut b, "addr");
     w(&mut b, "192.0.2.1:1");
     w(&mut b, "source");
@@ -135,10 +144,11 @@ fn body_with_every_family() -> Vec<u8> {
 /// Every truncation and every bit flip of `body`, behind a frame whose CRCs are recomputed so
 /// that the body parser itself sees the damage: never a panic, an error is always a corrupt or
 /// over-limit body, and its message never repeats the peer data of the intact body.
-fn damage_body_everywhere(body: &[u8], count: u32, peer_text: &[&str]) {
+fn damage_body_everywhere(version: u16, body: &[u8], count: u32, peer_text: &[&str]) {
     let policy = ReadPolicy::plaintext(Some(REALM));
+    let frame = |body: &[u8]| common::msgpack_frame_v(version, REALM, count, body);
     let check = |damaged: &[u8], what: &str| {
-        let file = common::msgpack_frame(REALM, count, damaged);
+        let file = frame(damaged);
         if let Err(e) = read(&file, &policy) {
             assert!(
                 matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::LimitExceeded),
@@ -150,12 +160,12 @@ fn damage_body_everywhere(body: &[u8], count: u32, peer_text: &[&str]) {
             }
         }
     };
-    assert!(read(&common::msgpack_frame(REALM, count, body), &policy).is_ok());
+    assert!(read(&frame(body), &policy).is_ok());
     for len in 0..body.len() {
         let what = format!("truncation to {len} bytes");
         check(&body[..len], &what);
         // A truncated body must not read: every entry's bytes are needed.
-        assert!(read(&common::msgpack_frame(REALM, count, &body[..len]), &policy).is_err());
+        assert!(read(&frame(&body[..len]), &policy).is_err());
     }
     for byte in 0..body.len() {
         for bit in 0..8 {
@@ -168,10 +178,6 @@ fn damage_body_everywhere(body: &[u8], count: u32, peer_text: &[&str]) {
 
 #[test]
 fn every_damage_of_a_body_behind_valid_checksums_is_handled() {
-    let file = MsgpackCodec
-        .encode(REALM, SAVED_AT, &basic_entries())
-        .expect("encode");
-    let h = 25 + REALM.len() + 12;
     let peer_text = [
         "203.0.113.10",
         "2001:db8::1",
@@ -179,6 +185,25 @@ fn every_damage_of_a_body_behind_valid_checksums_is_handled() {
         "node-abc",
         "node-v6",
     ];
-    damage_body_everywhere(&file[h..file.len() - 4], 3, &peer_text);
-    damage_body_everywhere(&body_with_every_family(), 1, &["192.0.2.1", "node-z"]);
+    for version in [FrameVersion::V1, FrameVersion::V2] {
+        let file = MsgpackCodec::with_frame_version(version)
+            .encode(REALM, SAVED_AT, &basic_entries())
+            .expect("encode");
+        let h = 25 + REALM.len() + 12;
+        let body = &file[h..file.len() - 4];
+        damage_body_everywhere(version.number(), body, 3, &peer_text);
+    }
+    damage_body_everywhere(1, &body_with_every_family(), 1, &["192.0.2.1", "node-z"]);
+    damage_body_everywhere(2, &compact_body_with_every_family(), 1, &["node-z"]);
+}
+
+/// A version-2 body whose one entry carries a sixth element, [`every_family`].
+fn compact_body_with_every_family() -> Vec<u8> {
+    // [[bin 192.0.2.1:1, Gossip, 70000, "node-z", [], <every family>]]
+    let mut b = vec![0x91, 0x96, 0xc4, 6, 192, 0, 2, 1, 0, 1, 0x01];
+    rmp::encode::write_uint(&mut b, 70_000).expect("vec");
+    rmp::encode::write_str(&mut b, "node-z").expect("vec");
+    b.push(0x90);
+    every_family(&mut b);
+    b
 }

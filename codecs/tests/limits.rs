@@ -4,17 +4,20 @@
 
 mod common;
 
-use common::{entry, msgpack_frame, SAVED_AT};
+use common::{entry, msgpack_frame, msgpack_frame_v, SAVED_AT};
 use knownpeers_codecs::{
-    read, Codec, Error, ErrorKind, JsonCodec, Key, MsgpackCodec, PeerEntry, PeerSource, ReadPolicy,
-    SealedCodec,
+    read, Codec, Error, ErrorKind, FrameVersion, JsonCodec, Key, MsgpackCodec, PeerEntry,
+    PeerSource, ReadPolicy, SealedCodec,
 };
 
 fn codecs() -> Vec<Box<dyn Codec>> {
+    let sealed = || SealedCodec::with_key(Key::from_bytes([3; 32]));
     vec![
         Box::new(JsonCodec),
         Box::new(MsgpackCodec),
-        Box::new(SealedCodec::with_key(Key::from_bytes([3; 32]))),
+        Box::new(MsgpackCodec::with_frame_version(FrameVersion::V1)),
+        Box::new(sealed()),
+        Box::new(sealed().with_frame_version(FrameVersion::V1)),
     ]
 }
 
@@ -241,4 +244,176 @@ fn readers_refuse_an_empty_realm() {
     common::fix_header_crc(&mut file);
     let err = read(&file, &ReadPolicy::plaintext(None)).expect_err("empty realm");
     assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
+}
+
+/// A version-2 body of one entry array: `fields` elements announced, then `elements` (raw).
+fn compact_with(fields: u32, elements: &[u8]) -> Vec<u8> {
+    let mut b = vec![0x91];
+    rmp::encode::write_array_len(&mut b, fields).expect("vec");
+    b.extend_from_slice(elements);
+    b
+}
+
+/// The five elements of a valid IPv4 entry, with `node_id` and `capabilities` given raw.
+fn five(addr: &[u8], source: &[u8], id: &[u8], caps: &[u8]) -> Vec<u8> {
+    let mut b = Vec::new();
+    rmp::encode::write_bin(&mut b, addr).expect("vec");
+    b.extend_from_slice(source);
+    b.push(0x05); // last_seen
+    b.extend_from_slice(id);
+    b.extend_from_slice(caps);
+    b
+}
+
+const V4: [u8; 6] = [192, 0, 2, 1, 0, 1];
+
+/// Reads a version-2 msgpack frame around `body` declaring `count` entries.
+fn check_read_v2(count: u32, body: &[u8], want: Result<usize, ErrorKind>) {
+    let file = msgpack_frame_v(2, "r", count, body);
+    let got = read(&file, &ReadPolicy::plaintext(Some("r")));
+    assert_eq!(
+        got.map(|d| d.file.entries.len()).map_err(|e| e.kind()),
+        want,
+        "{body:02x?}"
+    );
+}
+
+#[test]
+fn v2_readers_check_every_limit_and_element() {
+    use ErrorKind::*;
+    let s = |n: usize| "x".repeat(n);
+    let text = |t: &str| {
+        let mut b = Vec::new();
+        str(&mut b, t);
+        b
+    };
+    let nil = [0xc0];
+    let no_caps = [0x90];
+    let ok = five(&V4, &[0x01], &nil, &no_caps);
+    check_read_v2(1, &compact_with(5, &ok), Ok(1));
+    // The smallest entry is 13 bytes: a count the body's length cannot hold is corrupt before
+    // anything is allocated, even a count far beyond it.
+    assert_eq!(compact_with(5, &ok).len(), 1 + 13);
+    check_read_v2(2, &compact_with(5, &ok), Err(Corrupt));
+    check_read_v2(10_000_000, &compact_with(5, &ok), Err(Corrupt));
+    // Extra elements are skipped, however they nest up to the depth limit; deeper is corrupt.
+    let mut extra = ok.clone();
+    extra.extend_from_slice(&[0x91; 32]);
+    extra.push(0x90);
+    check_read_v2(1, &compact_with(6, &extra), Ok(1));
+    let mut deep = ok.clone();
+    deep.extend_from_slice(&[0x91; 33]);
+    deep.push(0x90);
+    check_read_v2(1, &compact_with(6, &deep), Err(Corrupt));
+    // Fewer than five elements.
+    check_read_v2(1, &compact_with(4, &ok[..ok.len() - 1]), Err(Corrupt));
+    // addr: only bin of 6, 18 or 22 bytes; a str is corrupt.
+    check_read_v2(
+        1,
+        &compact_with(5, &five(&[1; 16], &[1], &nil, &no_caps)),
+        Err(Corrupt),
+    );
+    check_read_v2(
+        1,
+        &compact_with(5, &five(&[1; 18], &[1], &nil, &no_caps)),
+        Ok(1),
+    );
+    check_read_v2(
+        1,
+        &compact_with(5, &five(&[1; 22], &[1], &nil, &no_caps)),
+        Ok(1),
+    );
+    let mut str_addr = text("192.0.2.1:1");
+    str_addr.extend_from_slice(&ok[8..]);
+    check_read_v2(1, &compact_with(5, &str_addr), Err(Corrupt));
+    // source: 0..=2 in any integer encoding; 3, negative or a name is corrupt.
+    for source in [
+        &[0x02][..],
+        &[0xcc, 0x02],
+        &[0xd0, 0x01],
+        &[0xcf, 0, 0, 0, 0, 0, 0, 0, 0],
+    ] {
+        check_read_v2(
+            1,
+            &compact_with(5, &five(&V4, source, &nil, &no_caps)),
+            Ok(1),
+        );
+    }
+    for source in [&[0x03][..], &[0xff], &[0xc0], &text("Gossip")[..]] {
+        check_read_v2(
+            1,
+            &compact_with(5, &five(&V4, source, &nil, &no_caps)),
+            Err(Corrupt),
+        );
+    }
+    // node_id: nil or str of at most 255 bytes; an empty string is present and empty.
+    check_read_v2(
+        1,
+        &compact_with(5, &five(&V4, &[1], &text(""), &no_caps)),
+        Ok(1),
+    );
+    check_read_v2(
+        1,
+        &compact_with(5, &five(&V4, &[1], &text(&s(255)), &no_caps)),
+        Ok(1),
+    );
+    check_read_v2(
+        1,
+        &compact_with(5, &five(&V4, &[1], &text(&s(256)), &no_caps)),
+        Err(LimitExceeded),
+    );
+    check_read_v2(
+        1,
+        &compact_with(5, &five(&V4, &[1], &[0x07], &no_caps)),
+        Err(Corrupt),
+    );
+    // capabilities: an array of at most 32 strings of at most 64 bytes; nil is corrupt.
+    let caps = |n: u32, len: usize| {
+        let mut b = Vec::new();
+        rmp::encode::write_array_len(&mut b, n).expect("vec");
+        for _ in 0..n {
+            str(&mut b, &s(len));
+        }
+        b
+    };
+    check_read_v2(
+        1,
+        &compact_with(5, &five(&V4, &[1], &nil, &caps(32, 64))),
+        Ok(1),
+    );
+    check_read_v2(
+        1,
+        &compact_with(5, &five(&V4, &[1], &nil, &caps(33, 1))),
+        Err(LimitExceeded),
+    );
+    check_read_v2(
+        1,
+        &compact_with(5, &five(&V4, &[1], &nil, &caps(1, 65))),
+        Err(LimitExceeded),
+    );
+    check_read_v2(
+        1,
+        &compact_with(5, &five(&V4, &[1], &nil, &nil)),
+        Err(Corrupt),
+    );
+    let mut lying = Vec::new();
+    rmp::encode::write_array_len(&mut lying, u32::MAX).expect("vec");
+    check_read_v2(
+        1,
+        &compact_with(5, &five(&V4, &[1], &nil, &lying)),
+        Err(Corrupt),
+    );
+    // A 22-byte address with scope id 0 is its 18-byte form's address: a duplicate of it.
+    let mut v6 = [0u8; 22];
+    v6[15] = 1;
+    let mut two = vec![0x92];
+    for len in [18, 22] {
+        two.push(0x95);
+        two.extend_from_slice(&five(&v6[..len], &[1], &nil, &no_caps));
+    }
+    check_read_v2(2, &two, Err(Corrupt));
+    // Bytes after the last entry.
+    let mut trailing = compact_with(5, &ok);
+    trailing.push(0xc0);
+    check_read_v2(1, &trailing, Err(Corrupt));
 }

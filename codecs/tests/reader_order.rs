@@ -278,7 +278,10 @@ fn detect_sniffs_the_first_bytes() {
     check(b"\x89KNP\r\n\x1a\n", Err(Corrupt));
     check(b"\x89KNP\r\n\x1a\n\x01", Err(Corrupt));
     check(b"\x89KNP\r\n\x1a\n\x01\x00", Err(Corrupt));
-    check(b"\x89KNP\r\n\x1a\n\x02\x00\x01", Err(Unsupported));
+    check(b"\x89KNP\r\n\x1a\n\x03\x00\x01", Err(Unsupported));
+    check(b"\x89KNP\r\n\x1a\n\x00\x00\x01", Err(Unsupported));
+    check(b"\x89KNP\r\n\x1a\n\x02\x00\x01", Ok(Format::Msgpack));
+    check(b"\x89KNP\r\n\x1a\n\x02\x00\x02", Ok(Format::Sealed));
     check(b"\x89KNP\r\n\x1a\n\x01\x00\x01", Ok(Format::Msgpack));
     check(b"\x89KNP\r\n\x1a\n\x01\x00\x02", Ok(Format::Sealed));
     check(b"\x89KNP\r\n\x1a\n\x01\x00\x00", Err(Unsupported));

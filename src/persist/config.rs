@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use knownpeers_codecs::CodecKind;
+use knownpeers_codecs::{CodecKind, FrameVersion};
 
 /// What to do with a corrupt or unsupported-version file at open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -27,6 +27,9 @@ pub enum OnCorrupt {
 pub struct RealmPolicyConfig {
     /// Codec this realm writes (default: the table's `codec`).
     pub codec: Option<CodecKind>,
+    /// Binary frame version this realm's msgpack or sealed files are written in, 1 or 2
+    /// (default: the table's `format_version`).
+    pub format_version: Option<FrameVersion>,
     /// Key file for a sealed realm.
     pub key_file: Option<PathBuf>,
     /// Environment variable holding a sealed realm's passphrase.
@@ -83,6 +86,9 @@ pub struct PersistenceConfig {
     pub save_interval_secs: u64,
     /// Default codec.
     pub codec: CodecKind,
+    /// Binary frame version msgpack and sealed files are written in: 2 (default), or 1 for a
+    /// node whose reader knows only version 1. Both are always read.
+    pub format_version: FrameVersion,
     /// Corrupt-file handling.
     pub on_corrupt: OnCorrupt,
     /// Gossip batch cap.
@@ -100,6 +106,7 @@ static DEFAULT_TABLE: PersistenceConfig = PersistenceConfig {
     ttl_secs: 604_800,
     save_interval_secs: 60,
     codec: CodecKind::Json,
+    format_version: FrameVersion::LATEST,
     on_corrupt: OnCorrupt::Quarantine,
     max_gossip_batch: 1000,
     realms: BTreeMap::new(),
@@ -217,6 +224,8 @@ pub(crate) struct RealmSettings {
     /// Whether the realm's own table names `codec` (only then may a realm that loaded a sealed
     /// file write it back in plaintext).
     pub codec_explicit: bool,
+    /// The binary frame version saves write.
+    pub format_version: FrameVersion,
     /// The key source, if any (required for sealed realms).
     pub key: Option<KeySource>,
     /// Argon2id parameters for a passphrase key.
@@ -487,6 +496,7 @@ impl Config {
             path,
             codec,
             codec_explicit: t.codec.is_some(),
+            format_version: t.format_version.unwrap_or(p.format_version),
             key,
             kdf,
             require_encryption,

@@ -663,7 +663,9 @@ fn build_codecs(settings: &RealmSettings) -> Result<Codecs, Error> {
         None => None,
         Some(KeySource::File(path)) => {
             let key = knownpeers_keys::read_key_file(path)?;
-            Some(Arc::new(SealedCodec::with_key(key)))
+            Some(Arc::new(
+                SealedCodec::with_key(key).with_frame_version(settings.format_version),
+            ))
         }
         Some(KeySource::Env(var)) => {
             let passphrase = knownpeers_keys::passphrase_from_env(var)?;
@@ -675,17 +677,18 @@ fn build_codecs(settings: &RealmSettings) -> Result<Codecs, Error> {
                         source: other,
                     },
                 })?;
-            Some(Arc::new(codec))
+            Some(Arc::new(codec.with_frame_version(settings.format_version)))
         }
     };
     let write: Arc<dyn Codec> = match (settings.codec, &sealed) {
         (CodecKind::Sealed, Some(codec)) => Arc::clone(codec) as Arc<dyn Codec>,
-        (kind, _) => knownpeers_codecs::plaintext_codec(kind).ok_or_else(|| {
-            Error::Config(crate::ConfigError {
-                key: format!("network.persistence.realms.{}", settings.realm),
-                what: "a sealed realm needs key_file or passphrase_env".into(),
-            })
-        })?,
+        (kind, _) => knownpeers_codecs::plaintext_codec_with_version(kind, settings.format_version)
+            .ok_or_else(|| {
+                Error::Config(crate::ConfigError {
+                    key: format!("network.persistence.realms.{}", settings.realm),
+                    what: "a sealed realm needs key_file or passphrase_env".into(),
+                })
+            })?,
     };
     Ok(Codecs { write, sealed })
 }

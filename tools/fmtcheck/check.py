@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""An independent reader of the knownpeers on-disk format v1, written from FORMAT.md alone.
+"""An independent reader of the knownpeers on-disk format (binary frame versions 1 and 2, JSON
+envelope version 1), written from FORMAT.md alone.
 
 It shares no code with the Rust implementation: CRC-32 from zlib, BLAKE2b from hashlib,
-XChaCha20-Poly1305 from PyNaCl (libsodium), Argon2id from argon2-cffi, MessagePack from the
-`msgpack` package. It reads one file the way FORMAT.md's reader must (same checks, same order,
+XChaCha20-Poly1305 (version 1) and ChaCha20-Poly1305 (version 2's STREAM chunks) from PyNaCl
+(libsodium), Argon2id from argon2-cffi, MessagePack from the `msgpack` package. It reads one file the way FORMAT.md's reader must (same checks, same order,
 same error classes) and prints or compares the entries; or, with --vectors, it runs every row of
 a cases.json so the checker itself is validated against vectors of another implementation.
 
 Usage:
   check.py FILE --realm R [--key-file K | --passphrase-env VAR | --passphrase-file P]
            [--expect-entries ENVELOPE_OR_LIST.json | --expect-case CASES.json:FILE]
-           [--expect-error CLASS] [--strict-writer] [--mutations] [--print]
+           [--expect-error CLASS] [--expect-version N] [--strict-writer] [--mutations]
+           [--print]
   check.py --vectors DIR
 
 Error classes (FORMAT.md / cases.json): corrupt, wrong_key, realm_mismatch, unsupported,
@@ -32,11 +34,17 @@ import zlib
 
 import msgpack
 from argon2.low_level import Type, hash_secret_raw
-from nacl.bindings import crypto_aead_xchacha20poly1305_ietf_decrypt
+from nacl.bindings import (crypto_aead_chacha20poly1305_ietf_decrypt,
+                           crypto_aead_xchacha20poly1305_ietf_decrypt)
 from nacl.exceptions import CryptoError
 
 MAGIC = b"\x89KNP\r\n\x1a\n"
-VERSION = 1
+VERSION = 1            # the JSON envelope's version
+FRAME_VERSIONS = (1, 2)
+CHUNK = 65536          # version 2: plaintext bytes per STREAM chunk
+TAG = 16
+MIN_V2_ENTRY = 13      # version 2: the smallest entry array
+MAX_SKIP_DEPTH = 32
 CODEC_MSGPACK = 1
 CODEC_SEALED = 2
 SEALED_EXTRA = 85
@@ -126,6 +134,66 @@ def check_addr(addr, where):
             raise ValueError("bad port")
     except ValueError:
         fail("corrupt", f"{where}: addr {addr!r} is not a socket address")
+
+
+def addr_text(b, where):
+    """A version-2 binary addr as Rust's SocketAddr prints it (FORMAT.md: 6, 18 or 22 bytes)."""
+    if len(b) == 6:
+        ip = ipaddress.IPv4Address(b[:4])
+        return f"{ip}:{int.from_bytes(b[4:6], 'big')}"
+    if len(b) in (18, 22):
+        raw = b[:16]
+        if raw[:10] == bytes(10) and raw[10:12] == b"\xff\xff":
+            # Rust prints an IPv4-mapped address in dotted form (Python 3.11 does not).
+            host = f"::ffff:{ipaddress.IPv4Address(raw[12:16])}"
+        else:
+            host = str(ipaddress.IPv6Address(raw))
+        port = int.from_bytes(b[16:18], "big")
+        scope = int.from_bytes(b[18:22], "big") if len(b) == 22 else 0
+        return f"[{host}%{scope}]:{port}" if scope else f"[{host}]:{port}"
+    fail("corrupt", f"{where}: addr is {len(b)} bytes (6, 18 or 22)")
+
+
+def check_depth(value, where, depth=0):
+    """A skipped value nested deeper than 32 levels is corrupt (FORMAT.md)."""
+    if depth > MAX_SKIP_DEPTH:
+        fail("corrupt", f"{where}: a skipped value nested deeper than {MAX_SKIP_DEPTH} levels")
+    if isinstance(value, list):
+        for v in value:
+            check_depth(v, where, depth + 1)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_depth(k, where, depth + 1)
+            check_depth(v, where, depth + 1)
+
+
+def v2_entry(arr, where):
+    """A version-2 entry array -> the entry map of "The entry" (FORMAT.md "Compact body")."""
+    if not isinstance(arr, list):
+        fail("corrupt", f"{where}: entry is not an array")
+    if len(arr) < 5:
+        fail("corrupt", f"{where}: entry array of {len(arr)} elements (at least 5)")
+    addr, source, last_seen, node_id, caps = arr[:5]
+    for extra in arr[5:]:
+        check_depth(extra, where)
+    if not isinstance(addr, bytes):
+        fail("corrupt", f"{where}: addr is not bin")
+    out = {"addr": addr_text(addr, where)}
+    if not is_u64(source) or source > 2:
+        fail("corrupt", f"{where}: source {source!r} is not 0, 1 or 2")
+    out["source"] = SOURCES[source]
+    if not is_u64(last_seen):
+        fail("corrupt", f"{where}: last_seen is not an unsigned integer")
+    out["last_seen"] = last_seen
+    if node_id is not None:
+        if not isinstance(node_id, str):
+            fail("corrupt", f"{where}: node_id is neither nil nor str")
+        out["node_id"] = node_id
+    if not isinstance(caps, list):
+        fail("corrupt", f"{where}: capabilities is not an array")
+    if caps:
+        out["capabilities"] = caps
+    return out
 
 
 def check_entries(entries, where):
@@ -234,7 +302,7 @@ def read_frame(data, realm, key):
     if len(data) < 13:
         fail("corrupt", "truncated before the realm length")
     (version,) = struct.unpack_from("<H", data, 8)
-    if version != VERSION:
+    if version not in FRAME_VERSIONS:
         fail("unsupported", f"version {version}")
     codec = data[10]
     if codec not in (CODEC_MSGPACK, CODEC_SEALED):
@@ -267,19 +335,22 @@ def read_frame(data, realm, key):
         fail("bounds", f"entry_count {entry_count} over 10,000,000")
     header = data[:hlen]
     body = data[hlen:hlen + body_len]
-    info = {"realm": file_realm, "saved_at": saved_at, "entry_count": entry_count}
+    info = {"version": version, "realm": file_realm, "saved_at": saved_at,
+            "entry_count": entry_count}
     if codec == CODEC_MSGPACK:
         (body_crc,) = struct.unpack_from("<I", data, hlen + body_len)
         if zlib.crc32(body) != body_crc:
             fail("corrupt", "body CRC mismatch")
+        if version == 2:
+            check_v2_count(entry_count, len(body))
         plain = body
         info["codec"] = "msgpack"
     else:
-        plain = open_sealed(data, rlen, header, body, key, info)
+        plain = open_sealed(data, rlen, header, body, key, info, version, entry_count)
         info["codec"] = "sealed"
     # 7. the MessagePack body.
     try:
-        items = msgpack.unpackb(plain, raw=False, strict_map_key=True, use_list=True)
+        items = msgpack.unpackb(plain, raw=False, strict_map_key=False, use_list=True)
     except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError,
             UnicodeDecodeError, TypeError) as e:
         fail("corrupt", f"body is not one MessagePack value: {e}")
@@ -287,11 +358,49 @@ def read_frame(data, realm, key):
         fail("corrupt", "body is not an array")
     if len(items) != entry_count:
         fail("corrupt", f"entry_count {entry_count}, body has {len(items)}")
+    if version == 1:
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                for k, v in item.items():
+                    if k not in ("addr", "source", "last_seen", "node_id", "capabilities"):
+                        check_depth(v, f"{info['codec']} entry {i}")
+    else:
+        items = [v2_entry(item, f"{info['codec']} entry {i}") for i, item in enumerate(items)]
     info["entries"] = check_entries(items, info["codec"])
     return info
 
 
-def open_sealed(data, rlen, header, body, key, info):
+def check_v2_count(entry_count, plain_len):
+    """Version 2: an entry_count the plaintext cannot hold (13 bytes per entry) is corrupt."""
+    if entry_count > plain_len // MIN_V2_ENTRY:
+        fail("corrupt", f"entry_count {entry_count} exceeds a {plain_len}-byte body's "
+                        f"{plain_len // MIN_V2_ENTRY}")
+
+
+def open_stream(header, body, file_key, entry_count):
+    """Version 2, step 6: the STREAM chunks in order (FORMAT.md "Sealed body (codec 2)")."""
+    sealed_chunk = CHUNK + TAG
+    n = max(1, -(-len(body) // sealed_chunk))
+    last_len = len(body) - (n - 1) * sealed_chunk
+    if last_len < TAG:
+        fail("corrupt", "the body ends inside a chunk's tag")
+    if last_len == TAG and n > 1:
+        fail("corrupt", "an empty final chunk after others")
+    check_v2_count(entry_count, len(body) - n * TAG)
+    plain = []
+    for i in range(n):
+        chunk = body[i * sealed_chunk:(i + 1) * sealed_chunk]
+        nonce = i.to_bytes(11, "big") + (b"\x01" if i == n - 1 else b"\x00")
+        try:
+            plain.append(crypto_aead_chacha20poly1305_ietf_decrypt(chunk, header, nonce,
+                                                                   file_key))
+        except CryptoError:
+            fail("corrupt", f"chunk {i} of {n} does not open (damaged, reordered, truncated "
+                            f"or extended)")
+    return b"".join(plain)
+
+
+def open_sealed(data, rlen, header, body, key, info, version, entry_count):
     """Steps 4-6 for a sealed frame: KDF bounds, key_check, AEAD open. Returns the plaintext."""
     off = 25 + rlen
     kdf = data[off]
@@ -327,6 +436,10 @@ def open_sealed(data, rlen, header, body, key, info):
     kcv = hashlib.blake2b(nonce, digest_size=32, key=master, person=b"knownpeers.kcv1").digest()
     if not hmac.compare_digest(kcv, key_check):
         fail("wrong_key", "key_check mismatch")
+    if version == 2:
+        file_key = hashlib.blake2b(nonce, digest_size=32, key=master,
+                                   person=b"knownpeers.str2").digest()
+        return open_stream(header, body, file_key, entry_count)
     enc_key = hashlib.blake2b(b"", digest_size=32, key=master, person=b"knownpeers.enc1").digest()
     # 6. AEAD open with the whole header (header_crc included) as associated data.
     try:
@@ -366,12 +479,24 @@ def mutations(path, realm, key, baseline):
     with open(path, "rb") as f:
         data = f.read()
     problems = []
-    variants = [(f"truncated to {n}", data[:n]) for n in range(len(data))]
-    for i in range(len(data)):
-        for bit in range(8):
-            flipped = bytearray(data)
-            flipped[i] ^= 1 << bit
-            variants.append((f"bit {bit} of byte {i} flipped", bytes(flipped)))
+    if len(data) <= 16384:
+        lengths = range(len(data))
+        flips = [(i, bit) for i in range(len(data)) for bit in range(8)]
+    else:
+        # A large (multi-chunk) file: every truncation and every bit flip within 24 bytes of
+        # the body's start, of every chunk boundary and of the end, and a stride through the
+        # rest (every one would take hours here).
+        hlen = frame_header_len(data)
+        marks = list(range(hlen, len(data), CHUNK + TAG)) + [len(data)]
+        near = sorted({p for m in marks for p in range(m - 24, m + 24) if 0 <= p < len(data)})
+        lengths = sorted(set(near) | set(range(0, len(data), 997)))
+        flips = [(i, bit) for i in near for bit in range(8)]
+        flips += [(i, i % 8) for i in range(0, len(data), 1009)]
+    variants = [(f"truncated to {n}", data[:n]) for n in lengths]
+    for i, bit in flips:
+        flipped = bytearray(data)
+        flipped[i] ^= 1 << bit
+        variants.append((f"bit {bit} of byte {i} flipped", bytes(flipped)))
     for what, variant in variants:
         try:
             res = read_bytes(variant, realm, key)
@@ -380,6 +505,11 @@ def mutations(path, realm, key, baseline):
         same = res["entries"] == baseline["entries"]
         problems.append(f"{what}: read without error ({'same' if same else 'DIFFERENT'} entries)")
     return problems, len(variants)
+
+
+def frame_header_len(data):
+    """H of a binary frame whose header is intact."""
+    return 25 + data[12] + 12 + (SEALED_EXTRA if data[10] == CODEC_SEALED else 0)
 
 
 def read_file(path, realm, key, mtime=None):
@@ -490,9 +620,17 @@ def run_vectors(vdir):
                 failed += 1
                 continue
             mtime = int(os.stat(path).st_mtime)
-            expected = (normalize(case["entries"], mtime) if case["expect"] == "ok" else None)
+            expected = (normalize(case["entries"], mtime)
+                        if case["expect"] == "ok" and "entries" in case else None)
             ok, msg, res = check_one(path, case["realm"], key, case["expect"], expected,
                                      mtime=mtime)
+            if ok and res is not None and "entries_sha256" in case:
+                got = normalize(res["entries"])
+                text = json.dumps(got, separators=(",", ":"), ensure_ascii=False)
+                digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+                if len(got) != case["entries_len"] or digest != case["entries_sha256"]:
+                    ok, msg = False, (f"{len(got)} entries with SHA-256 {digest}, expected "
+                                      f"{case['entries_len']} with {case['entries_sha256']}")
             if ok and res is not None and res["codec"] in ("msgpack", "sealed"):
                 problems, count = mutations(path, case["realm"], key, res)
                 if problems:
@@ -535,6 +673,8 @@ def main(argv):
     p.add_argument("--expect-entries", metavar="JSON")
     p.add_argument("--expect-case", metavar="CASES:FILE")
     p.add_argument("--expect-error", metavar="CLASS", default="ok")
+    p.add_argument("--expect-version", metavar="N", type=int,
+                   help="require a binary frame of this version")
     p.add_argument("--strict-writer", action="store_true")
     p.add_argument("--print", action="store_true", help="print the decoded file as JSON")
     p.add_argument("--mutations", action="store_true",
@@ -559,6 +699,12 @@ def main(argv):
         return 1
     expected = load_expected(a.expect_entries, a.expect_case)
     ok, msg, res = check_one(a.file, a.realm, key, a.expect_error, expected, a.strict_writer)
+    if ok and a.expect_version is not None and res is not None:
+        if res.get("version") != a.expect_version:
+            ok, msg = False, f"binary frame version {res.get('version')}, expected " \
+                             f"{a.expect_version}"
+        else:
+            msg += f"; binary frame version {a.expect_version}"
     if ok and a.mutations and res is not None:
         problems, count = mutations(a.file, a.realm, key, res)
         if problems:

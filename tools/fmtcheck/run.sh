@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Issue 2, acceptance 2: files written by `knownpeers convert --to json|msgpack|sealed` (key
-# file and passphrase) are decodable by an independent implementation of FORMAT.md.
+# Issue 2, acceptance 2 (and issue 12 for binary frame version 2): files written by
+# `knownpeers convert --to json|msgpack|sealed` (key file and passphrase, binary frame versions
+# 1 and 2, one file of several STREAM chunks) are decodable by an independent implementation of
+# FORMAT.md.
 #
 # 1. validates the Python checker against the independent vectors (tests/vectors/cases.json);
 # 2. builds the binary and writes tests/vectors/json-basic.json (and the legacy vector) in
@@ -48,6 +50,44 @@ cp "$tmp/rekeyed.kp" "$tmp/in-place.kp"
 "$BIN" convert "$tmp/in-place.kp" "$tmp/in-place.kp" --to msgpack \
   --in-passphrase-env FMTCHECK_PASSPHRASE
 "$BIN" convert "$VEC/legacy-thenodes.json" "$tmp/legacy.kp" --to msgpack --realm "$REALM"
+# Both binary frame versions, every binary codec and key kind.
+for v in 1 2; do
+  "$BIN" convert "$VEC/json-basic.json" "$tmp/v$v-msgpack.kp" --to msgpack --format-version $v
+  "$BIN" convert "$VEC/json-basic.json" "$tmp/v$v-sealed-keyfile.kp" --to sealed \
+    --format-version $v --key-file "$tmp/k.key"
+  "$BIN" convert "$VEC/json-basic.json" "$tmp/v$v-sealed-pass.kp" --to sealed \
+    --format-version $v --passphrase-env FMTCHECK_PASSPHRASE "${MIN_KDF[@]}"
+done
+# A version-2 file of several STREAM chunks (and the same entries as version 1 and msgpack),
+# from a generated envelope of 6000 entries with IPv4, IPv6, scoped and IPv4-mapped addresses.
+python3 - "$tmp/big.json" <<'PY'
+import json, sys
+entries = []
+for i in range(6000):
+    kind = i % 4
+    if kind == 0:
+        addr = f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}:{1 + i % 60000}"
+    elif kind == 1:
+        addr = f"[2001:db8::{i:x}]:{7447}"
+    elif kind == 2:
+        addr = f"[fe80::{i:x}%{1 + i % 5}]:9000"
+    else:
+        addr = f"[::ffff:192.0.{i >> 8 & 255}.{i & 255}]:{i % 65536}"
+    e = {"addr": addr, "source": ["Gossip", "Bootstrap", "Connected"][i % 3],
+         "last_seen": 1764000000 - i}
+    if i % 2:
+        e["node_id"] = f"node-{i}"
+    if i % 5 == 0:
+        e["capabilities"] = ["relay", f"c{i % 7}"]
+    entries.append(e)
+doc = {"knownpeers": 1, "codec": "json", "realm": "example-realm", "saved_at": 1764000000,
+       "entries": entries}
+json.dump(doc, open(sys.argv[1], "w"), indent=2)
+PY
+"$BIN" convert "$tmp/big.json" "$tmp/big-v2-sealed.kp" --to sealed --key-file "$tmp/k.key"
+"$BIN" convert "$tmp/big.json" "$tmp/big-v1-sealed.kp" --to sealed --key-file "$tmp/k.key" \
+  --format-version 1
+"$BIN" convert "$tmp/big.json" "$tmp/big-v2-msgpack.kp" --to msgpack
 
 fail=0
 check() { # FILE [checker flags...]
@@ -70,7 +110,28 @@ check "$tmp/out-sealed-pass-env.kp" --passphrase-env FMTCHECK_PASSPHRASE \
 check "$tmp/out-sealed-pass-default-kdf.kp" --passphrase-file "$tmp/passphrase.txt" \
   --expect-entries "$VEC/json-basic.json"
 check "$tmp/rekeyed.kp" --passphrase-env FMTCHECK_PASSPHRASE --expect-entries "$VEC/json-basic.json"
-check "$tmp/in-place.kp" --expect-entries "$VEC/json-basic.json"
+check "$tmp/in-place.kp" --expect-entries "$VEC/json-basic.json" --expect-version 2
+for v in 1 2; do
+  check "$tmp/v$v-msgpack.kp" --expect-entries "$VEC/json-basic.json" --expect-version $v \
+    --mutations
+  check "$tmp/v$v-sealed-keyfile.kp" --key-file "$tmp/k.key" \
+    --expect-entries "$VEC/json-basic.json" --expect-version $v --mutations
+  check "$tmp/v$v-sealed-pass.kp" --passphrase-env FMTCHECK_PASSPHRASE \
+    --expect-entries "$VEC/json-basic.json" --expect-version $v --mutations
+done
+# The multi-chunk file: entries, and truncations and flips at every chunk boundary (sampled
+# elsewhere, see check.py's mutations).
+chunks=$(python3 -c 'import os,sys; print(-(-(os.path.getsize(sys.argv[1]) - 135) // 65552))  # H = 135 for this realm' \
+  "$tmp/big-v2-sealed.kp")
+if [ "$chunks" -lt 3 ]; then
+  echo "FAIL big-v2-sealed.kp: $chunks chunks, expected at least 3"
+  fail=1
+fi
+check "$tmp/big-v2-sealed.kp" --key-file "$tmp/k.key" --expect-entries "$tmp/big.json" \
+  --expect-version 2 --mutations
+check "$tmp/big-v1-sealed.kp" --key-file "$tmp/k.key" --expect-entries "$tmp/big.json" \
+  --expect-version 1
+check "$tmp/big-v2-msgpack.kp" --expect-entries "$tmp/big.json" --expect-version 2
 # The legacy vector's null last_success_epoch becomes its mtime (copied by convert as read).
 check "$tmp/legacy.kp" --expect-case "$VEC/cases.json:legacy-thenodes.json"
 # A sealed file under a wrong key or a wrong realm must fail in the checker as well.

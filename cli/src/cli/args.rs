@@ -104,7 +104,7 @@ pub(crate) struct KeygenArgs {
     pub file: PathBuf,
 }
 
-/// `convert IN OUT --to CODEC [--realm R] [IN-KEY] [KEY] [KDF]`.
+/// `convert IN OUT --to CODEC [--format-version 1|2] [--realm R] [IN-KEY] [KEY] [KDF]`.
 #[derive(Debug, Args)]
 pub(crate) struct ConvertArgs {
     /// The file to read (any format, including a legacy TheNodes peers.json).
@@ -116,6 +116,10 @@ pub(crate) struct ConvertArgs {
     /// The codec to write.
     #[arg(long, value_enum, value_name = "CODEC")]
     pub to: ToCodec,
+    /// The binary frame version of a msgpack or sealed OUT: 2 (default), or 1 for a node whose
+    /// reader knows only version 1.
+    #[arg(long, value_name = "1|2", value_parser = clap::value_parser!(u16).range(1..=2))]
+    pub format_version: Option<u16>,
     /// Read IN as this realm (required for a legacy file; default: the realm IN names). OUT
     /// gets the same realm.
     #[arg(long, value_name = "REALM")]

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use knownpeers_codecs::{
-    detect, plaintext_codec, Codec, CodecKind, Format, Header, JsonCodec, KdfInfo,
+    detect, plaintext_codec_with_version, Codec, CodecKind, Format, FrameVersion, Header,
+    JsonCodec, KdfInfo,
 };
 use knownpeers_keys::Key;
 
@@ -44,7 +45,8 @@ fn inspect_lines(path: &Path, h: &Header) -> String {
         format!("codec:    {}", format_name(h.format)),
         match h.format {
             Format::Legacy => "version:  (none: a legacy TheNodes peers.json)".to_string(),
-            _ => format!("version:  {}", h.version),
+            Format::Json => format!("version:  {} (JSON envelope)", h.version),
+            _ => format!("version:  {} (binary frame)", h.version),
         },
         format!("realm:    {realm}"),
         format!("saved_at: {saved_at}"),
@@ -163,6 +165,16 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
              (--passphrase-env or --passphrase-file); remove them",
         ));
     }
+    if args.format_version.is_some() && to == CodecKind::Json {
+        return Err(Failure::usage(
+            "--format-version applies only to --to msgpack or --to sealed (the JSON envelope has \
+             one version); remove it",
+        ));
+    }
+    let version = match args.format_version {
+        None => FrameVersion::LATEST,
+        Some(n) => FrameVersion::from_number(n).expect("clap allows only 1 and 2"),
+    };
     let params = args.kdf.params();
     if to == CodecKind::Sealed && out_is_passphrase {
         params
@@ -196,13 +208,13 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
     let _lock = knownpeers::StoreLock::acquire(&args.output)
         .map_err(|e| Failure::from_error(&e, KeyFlags::Plain))?;
 
-    let codec: Arc<dyn Codec> = match plaintext_codec(to) {
+    let codec: Arc<dyn Codec> = match plaintext_codec_with_version(to, version) {
         Some(codec) => codec,
         None => {
             let spec = out_spec
                 .as_ref()
                 .expect("checked above: --to sealed has an output key");
-            Arc::new(sealed_codec(spec, params, KeyFlags::Plain)?)
+            Arc::new(sealed_codec(spec, params, KeyFlags::Plain)?.with_frame_version(version))
         }
     };
     let bytes = codec
@@ -219,14 +231,17 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
             codec_name(to)
         ));
     }
+    let written = match to {
+        CodecKind::Json => codec_name(to).to_string(),
+        _ => format!("{}, version {version}", codec_name(to)),
+    };
     let line = format!(
-        "converted {} ({}, realm {}, {} entries) to {} ({})\n",
+        "converted {} ({}, realm {}, {} entries) to {} ({written})\n",
         input.path.display(),
         format_name(decoded.format),
         decoded.file.realm,
         decoded.file.entries.len(),
         args.output.display(),
-        codec_name(to),
     );
     emit(line.as_bytes())
 }

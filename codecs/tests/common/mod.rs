@@ -40,11 +40,17 @@ pub fn basic_entries() -> Vec<PeerEntry> {
     ]
 }
 
-/// A msgpack frame around an arbitrary `body`, with correct CRCs, per FORMAT.md's table.
+/// A version-1 msgpack frame around an arbitrary `body`, with correct CRCs, per FORMAT.md's
+/// table.
 pub fn msgpack_frame(realm: &str, entry_count: u32, body: &[u8]) -> Vec<u8> {
+    msgpack_frame_v(1, realm, entry_count, body)
+}
+
+/// A msgpack frame of binary frame version `version` around an arbitrary `body`.
+pub fn msgpack_frame_v(version: u16, realm: &str, entry_count: u32, body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&[0x89, 0x4B, 0x4E, 0x50, 0x0D, 0x0A, 0x1A, 0x0A]);
-    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&version.to_le_bytes());
     out.push(1);
     out.push(0);
     out.push(realm.len() as u8);
