@@ -145,6 +145,30 @@ fn the_bounds_themselves_are_accepted() {
     assert_eq!(codec.kdf_runs(), 1);
 }
 
+/// Issue #10 finding 9, as SECURITY.md states it: header fields that feed the key check
+/// (nonce, key_check, salt, KDF costs), edited behind a recomputed header CRC, read as a wrong
+/// key, not as corrupt; nothing is decrypted.
+#[test]
+fn tampering_with_what_the_key_check_covers_reads_as_wrong_key() {
+    let s = sealed_block(REALM.len());
+    // (file, offset in the sealed block: kdf 0, m 1, t 5, p 9, salt 13, nonce 29, key_check 53)
+    let keyed = sealed_file(&key(1));
+    for at in [29, 40, 53, 84] {
+        let mut file = keyed.clone();
+        file[s + at] ^= 0x02;
+        fix_header_crc(&mut file);
+        check(&file, REALM, Some(&key(1)), ErrorKind::WrongKey);
+    }
+    let pass =
+        SealedCodec::reader_with_passphrase(SecretString::from("correct horse battery staple"));
+    for at in [5, 13, 28, 29, 53] {
+        let mut file = vector("sealed-passphrase.kp");
+        file[s + at] ^= 0x02;
+        fix_header_crc(&mut file);
+        check(&file, REALM, Some(&pass), ErrorKind::WrongKey);
+    }
+}
+
 /// Issue #10 finding 7: costs within FORMAT.md's bounds but over the reader's ceiling (by
 /// default its own writer costs, at least RFC 9106's m = 64 MiB, t = 3, p = 4) are refused
 /// before Argon2id runs; at the ceiling the KDF runs.
