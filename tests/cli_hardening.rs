@@ -322,6 +322,12 @@ fn kdf_costs_over_the_ceiling_are_refused_unless_raised() {
         args.extend_from_slice(extra);
         run(&args)
     };
+    let r = run(&[os("inspect"), strong.as_os_str()]);
+    assert!(
+        r.stdout().contains("over the default reader ceiling"),
+        "{}",
+        r.stdout()
+    );
     let r = verify(&[]);
     failed(&r, 7, "t over the default ceiling");
     assert!(r.stderr().contains("--kdf-max-t"), "{}", r.stderr());

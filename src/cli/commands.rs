@@ -9,7 +9,7 @@ use std::sync::Arc;
 use knownpeers_codecs::{
     detect, plaintext_codec, Codec, CodecKind, Format, Header, JsonCodec, KdfInfo,
 };
-use knownpeers_keys::Key;
+use knownpeers_keys::{KdfParams, Key};
 
 use super::args::{
     ConvertArgs, ExportArgs, InspectArgs, KdfCeilingArgs, KeySpec, KeygenArgs, VerifyArgs,
@@ -64,6 +64,11 @@ fn inspect_lines(path: &Path, h: &Header) -> String {
             // inspect reports, it does not refuse; but a reader will, so say so.
             if p.check_bounds().is_err() {
                 " (outside FORMAT.md's reader bounds: every reader refuses this file)"
+            } else if p.m_cost_kib > KdfParams::DEFAULT.m_cost_kib
+                || p.t_cost > KdfParams::DEFAULT.t_cost
+                || p.p_cost > KdfParams::DEFAULT.p_cost
+            {
+                " (over the default reader ceiling m 65536, t 3, p 4: read it with --kdf-max-*)"
             } else {
                 ""
             }
