@@ -148,7 +148,9 @@ impl Error {
                 knownpeers_keys::Error::MissingPassphrase { .. }
                 | knownpeers_keys::Error::EmptyPassphraseFile { .. }
                 | knownpeers_keys::Error::MalformedKeyFile { .. }
-                | knownpeers_keys::Error::InsecurePermissions { .. },
+                | knownpeers_keys::Error::InsecurePermissions { .. }
+                | knownpeers_keys::Error::PassphraseNotUtf8 { .. }
+                | knownpeers_keys::Error::NotRegularFile { .. },
             ) => 4,
             // KDF costs below the writer's floor come from a flag or a config: a usage error.
             Error::Config(_) | Error::Key(knownpeers_keys::Error::WeakKdf { .. }) => 2,

@@ -685,6 +685,7 @@ fn a_passphrase_file_opens_a_sealed_file() {
     let dir = TempDir::new().expect("temp dir");
     let pass = dir.path().join("pass.txt");
     std::fs::write(&pass, "correct horse battery staple\n").expect("write");
+    std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let r = ok(
         run(argv(&[
             &"verify",
@@ -1044,6 +1045,7 @@ fn missing_or_malformed_key_material_exits_4() {
     let dir = TempDir::new().expect("temp dir");
     let empty_pass = dir.path().join("empty.txt");
     std::fs::write(&empty_pass, "").expect("write");
+    std::fs::set_permissions(&empty_pass, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let malformed = dir.path().join("malformed.key");
     std::fs::write(&malformed, "knownpeers-key-v1\nnot hex\n").expect("write");
     std::fs::set_permissions(&malformed, std::fs::Permissions::from_mode(0o600)).expect("chmod");
@@ -1056,13 +1058,13 @@ fn missing_or_malformed_key_material_exits_4() {
             argv(&[&"verify", &sealed_pass, &"--passphrase-env", &PASS_VAR]),
             None,
             4,
-            PASS_VAR,
+            "not set or empty",
         ),
         (
             argv(&[&"verify", &sealed_pass, &"--passphrase-env", &PASS_VAR]),
             Some(""),
             4,
-            PASS_VAR,
+            "not set or empty",
         ),
         (
             argv(&[&"verify", &sealed_pass, &"--passphrase-file", &empty_pass]),

@@ -21,6 +21,7 @@ use rmp::decode::bytes::BytesReadError;
 use rmp::decode::{self, Bytes, NumValueReadError, ValueReadError};
 use rmp::encode::{self, ByteBuf, ValueWriteError};
 use rmp::Marker;
+use zeroize::Zeroizing;
 
 use crate::entry::{
     check_capability_count, check_capability_len, check_node_id_len, Side, UniqueAddrs, WriteCheck,
@@ -84,12 +85,57 @@ pub(crate) fn encode(entries: &dyn EntrySource, out: &mut Vec<u8>) -> Result<u32
     result
 }
 
+/// The bytes a string of `len` bytes takes in its shortest form (header and payload).
+fn str_size(len: usize) -> usize {
+    let header = match len {
+        0..=31 => 1,
+        32..=255 => 2,
+        256..=65_535 => 3,
+        _ => 5,
+    };
+    len.saturating_add(header)
+}
+
+/// The longest an address prints: `255.255.255.255:65535`, and an IPv6 address in full with a
+/// scope id (`[` 39 digits and colons `%4294967295]:65535`, 58 bytes) rounded up.
+const MAX_V4_ADDR_TEXT: usize = 21;
+const MAX_V6_ADDR_TEXT: usize = 64;
+
+/// An upper bound on the bytes [`encode`] appends for `entries`, so that a caller sealing the
+/// body can allocate once: a buffer that grows leaves the plaintext it held in freed memory.
+/// Exact for every field but the address, which is counted at its family's longest.
+pub(crate) fn max_encoded_len(entries: &dyn EntrySource) -> usize {
+    // The array header is at most an array32 (5 bytes).
+    let mut total: usize = 5;
+    for entry in entries.entries() {
+        let addr = match entry.addr {
+            SocketAddr::V4(_) => MAX_V4_ADDR_TEXT,
+            SocketAddr::V6(_) => MAX_V6_ADDR_TEXT,
+        };
+        // A map of at most five fields is a one-byte fixmap; source names are at most 9 bytes;
+        // a u64 takes at most 9 bytes.
+        let mut n = 1 + str_size(4) + str_size(addr) + str_size(6) + str_size(9) + str_size(9) + 9;
+        if let Some(id) = &entry.node_id {
+            n = n.saturating_add(str_size(7) + str_size(id.len()));
+        }
+        if !entry.capabilities.is_empty() {
+            // An array header is at most 5 bytes (array32).
+            n = n.saturating_add(str_size(12) + 5);
+            for cap in &entry.capabilities {
+                n = n.saturating_add(str_size(cap.len()));
+            }
+        }
+        total = total.saturating_add(n);
+    }
+    total
+}
+
 fn encode_entries(entries: &dyn EntrySource, out: &mut ByteBuf) -> Result<u32, Error> {
     let expected = entries.len();
     let mut check = WriteCheck::new(expected)?;
     let count = u32::try_from(expected).expect("check_entry_count bounds the count to 10M");
     put_array_len(out, count);
-    let mut addr = AddrBuf::default();
+    let mut addr = AddrBuf::new();
     for entry in entries.entries() {
         check.check(entry)?;
         let fields =
@@ -119,11 +165,15 @@ fn encode_entries(entries: &dyn EntrySource, out: &mut ByteBuf) -> Result<u32, E
 }
 
 /// A reusable buffer that prints a socket address exactly as its `Display` does. IPv4 (the
-/// common case) is printed by hand: `core::fmt` was a seventh of an encode's time.
-#[derive(Default)]
-struct AddrBuf(String);
+/// common case) is printed by hand: `core::fmt` was a seventh of an encode's time. Sized once
+/// for the longest address, so it never regrows, and zeroized on drop: it holds peer data.
+struct AddrBuf(Zeroizing<String>);
 
 impl AddrBuf {
+    fn new() -> AddrBuf {
+        AddrBuf(Zeroizing::new(String::with_capacity(MAX_V6_ADDR_TEXT)))
+    }
+
     fn print(&mut self, addr: &SocketAddr) -> &str {
         self.0.clear();
         match addr {
@@ -229,8 +279,11 @@ fn decode_entry(rd: &mut Reader<'_>, index: usize) -> Result<PeerEntry, Error> {
                 let caps = if rd.nil() {
                     Vec::new()
                 } else {
-                    let n = rd.array_len().map_err(in_entry)? as usize;
-                    check_capability_count(n)?;
+                    // The limit is judged before the bytes left, so that too many
+                    // capabilities read as the limit they break, not as a truncation.
+                    let n = rd.array_len_unchecked().map_err(in_entry)?;
+                    check_capability_count(n as usize)?;
+                    let n = rd.check_count(n).map_err(in_entry)? as usize;
                     let mut caps = Vec::with_capacity(n);
                     for _ in 0..n {
                         let cap = rd.str().map_err(in_entry)?;
@@ -348,7 +401,8 @@ impl<'a> Reader<'a> {
     }
 
     /// An array's length not yet bounded by the bytes left: for a caller that bounds it by
-    /// something else (the version-2 body's array, whose bytes may not all be here yet).
+    /// something else (the version-2 body's array, whose bytes may not all be here yet) or that
+    /// must judge a limit first; it must bound the count before any loop or allocation.
     pub(crate) fn array_len_unchecked(&mut self) -> Result<u32, ParseError> {
         decode::read_array_len(&mut self.rd).map_err(|e| value_error(e, "expected an array"))
     }

@@ -21,6 +21,22 @@ use crate::{
 /// The UTF-8 byte order mark some editors put at the start of a text file.
 pub(crate) const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// The fewest bytes of text one valid entry of a JSON or legacy list takes, its separator
+/// included. serde also accepts a record written as an array, and a legacy record needs only
+/// two fields, so the shortest is `["[::]:0","Gossip"],` (20 bytes); 16 keeps a margin. An
+/// element that is not a valid entry (`0,`) fails the parse when it is reached, so it can
+/// make the list longer than this bound allows, but never the allocation larger.
+const MIN_TEXT_ENTRY_BYTES: usize = 16;
+
+/// Preallocation for a list of `count` elements found in `text_len` bytes of text: never more
+/// than the text can hold valid entries, nor than FORMAT.md's entry-count limit. The first
+/// pass counts elements, and an element can be two bytes (`0,`), so the count alone would let
+/// a 20 MB file reserve a gigabyte before its first element is parsed.
+pub(crate) fn list_capacity(count: u64, text_len: usize) -> usize {
+    let by_bytes = (text_len / MIN_TEXT_ENTRY_BYTES) as u64;
+    count.min(by_bytes).min(MAX_ENTRY_COUNT) as usize
+}
+
 /// The JSON envelope codec (pretty-printed, two-space indent).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonCodec;
@@ -126,12 +142,13 @@ pub(crate) fn parse_head(bytes: &[u8]) -> Result<JsonHead, Error> {
 }
 
 /// Parses the envelope's `entries` (a second pass, after the head's checks passed). `head`'s
-/// count (of elements actually present) sizes the allocations.
+/// count (of elements actually present), bounded by the bytes present ([`list_capacity`]),
+/// sizes the allocations.
 pub(crate) fn parse_entries(bytes: &[u8], head: &JsonHead) -> Result<Vec<PeerEntry>, Error> {
     let bytes = strip_bom(bytes);
     let stash = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let capacity = head.entry_count.unwrap_or(0).min(MAX_ENTRY_COUNT) as usize;
+    let capacity = list_capacity(head.entry_count.unwrap_or(0), bytes.len());
     let parsed = EnvelopeEntries {
         stash: &stash,
         capacity,
@@ -215,7 +232,8 @@ impl<'de> Record<'de> for JsonEntry<'de> {
 pub(crate) struct ListSeed<'s, R> {
     pub stash: &'s RefCell<Option<Error>>,
     pub fallback_last_seen: u64,
-    /// Preallocation: a count of elements known to be present, never a count the file claims.
+    /// Preallocation: at most [`list_capacity`] of the elements known to be present, never a
+    /// count the file claims nor one the bytes present could not hold.
     pub capacity: usize,
     pub _record: PhantomData<R>,
 }

@@ -9,7 +9,7 @@ use serde::de::DeserializeSeed;
 use serde::Deserialize;
 
 use crate::entry::{check_entry_count, check_file_size};
-use crate::json::{build_entry, json_error, strip_bom, Count, ListSeed, Record};
+use crate::json::{build_entry, json_error, list_capacity, strip_bom, Count, ListSeed, Record};
 use crate::{Error, PeerEntry, PeerSource};
 
 /// One TheNodes `PeerRecord`. `failures` is runtime state that knownpeers does not persist, so
@@ -52,17 +52,18 @@ impl<'de> Record<'de> for LegacyRecord<'de> {
 }
 
 /// Parses a legacy file; a record whose `last_success_epoch` is null or absent gets `mtime`.
-/// A first pass counts the records, so that too many are refused before any is parsed and the
-/// allocations are sized once.
+/// A first pass counts the records, so that too many are refused before any is parsed; the
+/// allocations are sized by that count bounded by the bytes present ([`list_capacity`]).
 pub(crate) fn parse(bytes: &[u8], mtime: u64) -> Result<Vec<PeerEntry>, Error> {
     let records = count(bytes)?;
     check_entry_count(records)?;
     let stash = RefCell::new(None);
-    let mut de = serde_json::Deserializer::from_slice(strip_bom(bytes));
+    let text = strip_bom(bytes);
+    let mut de = serde_json::Deserializer::from_slice(text);
     let parsed = ListSeed::<LegacyRecord<'_>> {
         stash: &stash,
         fallback_last_seen: mtime,
-        capacity: records as usize,
+        capacity: list_capacity(records, text.len()),
         _record: PhantomData,
     }
     .deserialize(&mut de)

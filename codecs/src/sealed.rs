@@ -43,6 +43,9 @@ enum Secret {
         passphrase: SecretString,
         /// The writer's parameters (the realm's policy), never a file's.
         params: KdfParams,
+        /// The costliest parameters a file may ask this codec to run (see
+        /// [`SealedCodec::with_kdf_ceiling`]).
+        ceiling: KdfParams,
         /// The master key and salt every save uses, derived (or adopted) at most once.
         cache: Mutex<Option<Derived>>,
     },
@@ -69,7 +72,12 @@ impl std::fmt::Debug for SealedCodec {
         let mut d = f.debug_struct("SealedCodec");
         match &self.secret {
             Secret::Raw(_) => d.field("key", &"key file"),
-            Secret::Passphrase { params, .. } => d.field("key", &"passphrase").field("kdf", params),
+            Secret::Passphrase {
+                params, ceiling, ..
+            } => d
+                .field("key", &"passphrase")
+                .field("kdf", params)
+                .field("kdf_ceiling", ceiling),
         };
         d.field("kdf_runs", &self.kdf_runs())
             .field("version", &self.version)
@@ -103,8 +111,9 @@ impl SealedCodec {
         Ok(SealedCodec::passphrase_unchecked(passphrase, params))
     }
 
-    /// A passphrase codec for reading: it opens a file sealed with any parameters within
-    /// FORMAT.md's reader bounds, and would write with [`KdfParams::DEFAULT`].
+    /// A passphrase codec for reading: it would write with [`KdfParams::DEFAULT`], and opens a
+    /// file sealed with parameters up to [`KdfParams::DEFAULT`] (raise that with
+    /// [`SealedCodec::with_kdf_ceiling`]).
     pub fn reader_with_passphrase(passphrase: SecretString) -> SealedCodec {
         SealedCodec::passphrase_unchecked(passphrase, KdfParams::DEFAULT)
     }
@@ -114,6 +123,7 @@ impl SealedCodec {
             secret: Secret::Passphrase {
                 passphrase,
                 params,
+                ceiling: SealedCodec::default_kdf_ceiling(&params),
                 cache: Mutex::new(None),
             },
             kdf_runs: AtomicU64::new(0),
@@ -131,6 +141,37 @@ impl SealedCodec {
     /// The binary frame version this codec writes.
     pub fn frame_version(&self) -> FrameVersion {
         self.version
+
+    /// The ceiling a passphrase codec gets unless told otherwise: each cost at the larger of
+    /// the writer's own `params` and [`KdfParams::DEFAULT`]. A loading node thus runs at most
+    /// what it would write itself (or what a default writer would), not FORMAT.md's reader
+    /// bounds (m = 1 GiB, t = 10, p = 16, about half a minute of Argon2id per open).
+    pub fn default_kdf_ceiling(params: &KdfParams) -> KdfParams {
+        KdfParams {
+            m_cost_kib: params.m_cost_kib.max(KdfParams::DEFAULT.m_cost_kib),
+            t_cost: params.t_cost.max(KdfParams::DEFAULT.t_cost),
+            p_cost: params.p_cost.max(KdfParams::DEFAULT.p_cost),
+        }
+    }
+
+    /// Sets the costliest Argon2id parameters a file may make this codec run: a file whose
+    /// `m_cost`, `t_cost` or `p_cost` is over the ceiling's is refused as
+    /// [`Error::LimitExceeded`] before any key work. The ceiling must lie within FORMAT.md's
+    /// reader bounds. No effect on a key-file codec, which runs no KDF.
+    pub fn with_kdf_ceiling(mut self, ceiling: KdfParams) -> Result<SealedCodec, Error> {
+        ceiling.check_bounds()?;
+        if let Secret::Passphrase { ceiling: c, .. } = &mut self.secret {
+            *c = ceiling;
+        }
+        Ok(self)
+    }
+
+    /// The costliest Argon2id parameters this codec runs for a file; `None` for a key-file key.
+    pub fn kdf_ceiling(&self) -> Option<KdfParams> {
+        match &self.secret {
+            Secret::Raw(_) => None,
+            Secret::Passphrase { ceiling, .. } => Some(*ceiling),
+        }
     }
 
     /// How many times this codec has run Argon2id (for tests and benchmarks).
@@ -179,6 +220,7 @@ impl SealedCodec {
                 passphrase,
                 params,
                 cache,
+                ..
             } => {
                 // Held across Argon2id on purpose: concurrent first saves derive once.
                 let mut guard = lock(cache);
@@ -289,10 +331,12 @@ impl SealedCodec {
                 Secret::Passphrase {
                     passphrase,
                     params,
+                    ceiling,
                     cache,
                 },
                 Some(fp),
             ) => {
+                check_ceiling(&fp, ceiling)?;
                 let guard = lock(cache);
                 match guard.as_ref() {
                     Some(d) if d.salt == f.salt && *params == fp => (
@@ -364,6 +408,26 @@ fn v2_decoder(body_len: usize, entry_count: u32) -> Result<compact::Decoder, Err
     compact::Decoder::new(entry_count, plain_len)
 }
 
+/// Step 4, for a reader with a passphrase: the file's Argon2id costs are at most the
+/// reader's ceiling, each of them, so that whoever can write the file cannot make every open
+/// cost more than the reader's own policy allows.
+fn check_ceiling(file: &KdfParams, ceiling: &KdfParams) -> Result<(), Error> {
+    let over = [
+        ("m_cost", file.m_cost_kib, ceiling.m_cost_kib, " KiB"),
+        ("t_cost", file.t_cost, ceiling.t_cost, ""),
+        ("p_cost", file.p_cost, ceiling.p_cost, ""),
+    ]
+    .into_iter()
+    .find(|&(_, found, max, _)| found > max);
+    match over {
+        Some((name, found, max, unit)) => Err(Error::limit(format!(
+            "the file's Argon2id {name} {found}{unit} is over this reader's ceiling of \
+             {max}{unit} (its policy's own costs, or the configured ceiling)"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Step 4 of the reader order: `None` for a raw key, the bounded Argon2id parameters for a
 /// passphrase. An unknown `kdf` byte is unsupported (a later version may add a KDF); a raw-key
 /// header with nonzero KDF fields is corrupt, because no writer produces one.
@@ -408,13 +472,15 @@ impl Codec for SealedCodec {
         let count = frame::checked_count(realm, entries)?;
         let nonce = primitives::random_nonce()?;
         let (fields, key) = self.seal_material(&nonce)?;
-        // One allocation for a typical file, so that growing `out` rarely leaves a copy of the
-        // plaintext behind in freed memory.
-        let plain_guess = 64 * entries.len();
+        // One allocation large enough for any body of these entries, sealed: `out` holds
+        // plaintext until it is sealed, and a buffer that grew would leave a copy of it in freed
+        // memory. The version-1 body's bound also bounds the compact version-2 body (positional
+        // fields, binary addresses: never longer).
+        let plain_max = body::max_encoded_len(entries);
         out.reserve(
             frame::header_len(FrameCodec::Sealed, realm.len())
-                + stream::sealed_len(plain_guess)
-                + TAG_LEN,
+                .saturating_add(stream::sealed_len(plain_max))
+                .saturating_add(TAG_LEN),
         );
         frame::write_header(out, self.version, realm, saved_at, count, Some(&fields));
         let h = out.len();

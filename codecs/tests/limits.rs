@@ -185,11 +185,18 @@ fn readers_check_every_limit_and_field() {
         str(b, &s(65));
     });
     check_read(1, &body_with(1, &long_cap), Err(LimitExceeded));
-    // A capability count claimed far beyond the bytes present is corrupt, not an allocation.
+    // A capability count over the limit is the limit it breaks, whatever the bytes left (issue
+    // #10 finding 9: it read as corrupt), and never an allocation.
     let lying_caps = field("capabilities", |b| {
         rmp::encode::write_array_len(b, u32::MAX).expect("vec");
     });
-    check_read(1, &body_with(1, &lying_caps), Err(Corrupt));
+    check_read(1, &body_with(1, &lying_caps), Err(LimitExceeded));
+    // A count within the limit but beyond the bytes present is corrupt (truncated).
+    let short_caps = field("capabilities", |b| {
+        rmp::encode::write_array_len(b, 20).expect("vec");
+        str(b, "x");
+    });
+    check_read(1, &body_with(1, &short_caps), Err(Corrupt));
     // Malformed fields.
     let dup = field("addr", |b| str(b, "192.0.2.2:1"));
     check_read(1, &body_with(1, &dup), Err(Corrupt));

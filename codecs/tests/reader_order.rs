@@ -127,8 +127,15 @@ fn kdf_bombs_are_refused_before_argon2_runs() {
 fn the_bounds_themselves_are_accepted() {
     // 8 * p = m, the smallest memory the bounds allow, opens (with the right key check this
     // would be a wrong key; here it is the vector's key check, so WrongKey proves Argon2 ran).
+    // p = 16 is over the default ceiling (p 4): the reader must raise it to FORMAT.md's bound.
     let codec =
-        SealedCodec::reader_with_passphrase(SecretString::from("correct horse battery staple"));
+        SealedCodec::reader_with_passphrase(SecretString::from("correct horse battery staple"))
+            .with_kdf_ceiling(KdfParams {
+                m_cost_kib: KdfParams::MAX_M_KIB,
+                t_cost: KdfParams::MAX_T,
+                p_cost: KdfParams::MAX_P,
+            })
+            .expect("the bounds are a valid ceiling");
     check(
         &with_kdf_params(128, 1, 16),
         REALM,
@@ -136,6 +143,98 @@ fn the_bounds_themselves_are_accepted() {
         ErrorKind::WrongKey,
     );
     assert_eq!(codec.kdf_runs(), 1);
+}
+
+/// Issue #10 finding 9, as SECURITY.md states it: header fields that feed the key check
+/// (nonce, key_check, salt, KDF costs), edited behind a recomputed header CRC, read as a wrong
+/// key, not as corrupt; nothing is decrypted.
+#[test]
+fn tampering_with_what_the_key_check_covers_reads_as_wrong_key() {
+    let s = sealed_block(REALM.len());
+    // (file, offset in the sealed block: kdf 0, m 1, t 5, p 9, salt 13, nonce 29, key_check 53)
+    let keyed = sealed_file(&key(1));
+    for at in [29, 40, 53, 84] {
+        let mut file = keyed.clone();
+        file[s + at] ^= 0x02;
+        fix_header_crc(&mut file);
+        check(&file, REALM, Some(&key(1)), ErrorKind::WrongKey);
+    }
+    let pass =
+        SealedCodec::reader_with_passphrase(SecretString::from("correct horse battery staple"));
+    for at in [5, 13, 28, 29, 53] {
+        let mut file = vector("sealed-passphrase.kp");
+        file[s + at] ^= 0x02;
+        fix_header_crc(&mut file);
+        check(&file, REALM, Some(&pass), ErrorKind::WrongKey);
+    }
+}
+
+/// Issue #10 finding 7: costs within FORMAT.md's bounds but over the reader's ceiling (by
+/// default its own writer costs, at least RFC 9106's m = 64 MiB, t = 3, p = 4) are refused
+/// before Argon2id runs; at the ceiling the KDF runs.
+#[test]
+fn kdf_costs_over_the_readers_ceiling_are_refused_before_any_work() {
+    use ErrorKind::*;
+    let pass = || SecretString::from("correct horse battery staple");
+    let reader = SealedCodec::reader_with_passphrase(pass());
+    assert_eq!(reader.kdf_ceiling(), Some(KdfParams::DEFAULT));
+    for (m, t, p) in [
+        (KdfParams::MAX_M_KIB, KdfParams::MAX_T, KdfParams::MAX_P),
+        (65_537, 1, 1),
+        (1024, 4, 1),
+        (1024, 1, 5),
+    ] {
+        let err = check(
+            &with_kdf_params(m, t, p),
+            REALM,
+            Some(&reader),
+            LimitExceeded,
+        );
+        assert!(err.to_string().contains("ceiling"), "{err}");
+    }
+    assert_eq!(reader.kdf_runs(), 0);
+    // At the ceiling (and under it) the KDF runs: the key check then fails.
+    check(&with_kdf_params(1024, 3, 4), REALM, Some(&reader), WrongKey);
+    assert_eq!(reader.kdf_runs(), 1);
+
+    // A writer's own costs raise its default ceiling: it can always read what it writes.
+    let strong = KdfParams {
+        m_cost_kib: 131_072,
+        t_cost: 4,
+        p_cost: 8,
+    };
+    let writer = SealedCodec::with_passphrase(pass(), strong).expect("strong params");
+    assert_eq!(writer.kdf_ceiling(), Some(strong));
+    check(&with_kdf_params(1024, 4, 8), REALM, Some(&writer), WrongKey);
+    check(
+        &with_kdf_params(1024, 5, 8),
+        REALM,
+        Some(&writer),
+        LimitExceeded,
+    );
+
+    // A configured ceiling replaces the default, and must itself be within the bounds.
+    let low = SealedCodec::reader_with_passphrase(pass())
+        .with_kdf_ceiling(KdfParams {
+            m_cost_kib: 1024,
+            t_cost: 1,
+            p_cost: 1,
+        })
+        .expect("a valid ceiling");
+    check(
+        &with_kdf_params(1024, 2, 1),
+        REALM,
+        Some(&low),
+        LimitExceeded,
+    );
+    let too_high = SealedCodec::reader_with_passphrase(pass()).with_kdf_ceiling(KdfParams {
+        m_cost_kib: KdfParams::MAX_M_KIB + 1,
+        t_cost: 1,
+        p_cost: 1,
+    });
+    assert!(too_high.is_err());
+    // Without a key the ceiling is not reached: a missing key is reported, no KDF runs.
+    check(&with_kdf_params(65_537, 1, 1), REALM, None, WrongKey);
 }
 
 #[test]

@@ -249,7 +249,8 @@ pub fn parse_key_file(text: &[u8], path: &Path) -> Result<Key, Error> {
     Ok(Key(bytes))
 }
 
-/// Refuses a key file that group or others may read or write (FORMAT.md, as OpenSSH does).
+/// Refuses a key or passphrase file that group or others may read or write (FORMAT.md, as
+/// OpenSSH does for private keys).
 #[cfg(unix)]
 fn check_permissions(file: &std::fs::File, path: &Path) -> Result<(), Error> {
     use std::os::unix::fs::PermissionsExt;
@@ -275,13 +276,30 @@ fn check_permissions(_file: &std::fs::File, _path: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Reads a key file, refusing one that group or others may read or write.
+/// Opens `path` for reading without waiting: a FIFO with no writer or a device would block the
+/// open itself (`O_NONBLOCK` makes it return at once, and is harmless on a regular file), and a
+/// terminal must not become the process's controlling one (`O_NOCTTY`). The caller then
+/// refuses anything that is not a regular file before reading a byte.
+fn open_nonblocking(path: &Path) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use rustix::fs::OFlags;
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags((OFlags::NONBLOCK | OFlags::NOCTTY).bits() as i32);
+    }
+    options.open(path)
+}
+
+/// Reads a key file, refusing one that group or others may read or write, and anything but a
+/// regular file (a FIFO or a device is refused without blocking).
 pub fn read_key_file(path: &Path) -> Result<Key, Error> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
+    let file = open_nonblocking(path).map_err(io)?;
     if !file.metadata().map_err(io)?.is_file() {
         return Err(Error::MalformedKeyFile {
             path: path.to_path_buf(),
@@ -364,6 +382,38 @@ fn sync_parent_dir(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Turns core dumps off for the rest of the process's life, for a process that holds key
+/// material: a crash must not write a key, a passphrase or plaintext peers to a core file.
+///
+/// On Linux this sets the process non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`, which also keeps
+/// other processes of the same user from attaching a debugger or reading its memory) and the
+/// soft core-size limit to 0 (`setrlimit(RLIMIT_CORE)`; the hard limit is left alone); on
+/// other Unix systems only the latter. It is not undone when the key is dropped: freed memory
+/// may still hold copies that no zeroizing reached (the allocator's, the kernel's pages).
+/// Idempotent and cheap; the first failure is returned, after both were tried.
+pub fn disable_core_dumps() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let dumpable =
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let dumpable: rustix::io::Result<()> = Ok(());
+        let limit = getrlimit(Resource::Core);
+        let core = setrlimit(
+            Resource::Core,
+            Rlimit {
+                current: Some(0),
+                maximum: limit.maximum,
+            },
+        );
+        dumpable.and(core).map_err(std::io::Error::from)
+    }
+    #[cfg(not(unix))]
+    Ok(())
+}
+
 /// Copies `text` into an exactly sized secret; the caller's buffer zeroizes itself.
 fn secret_from(text: &[u8], origin: impl FnOnce() -> String) -> Result<SecretString, Error> {
     let text =
@@ -373,7 +423,8 @@ fn secret_from(text: &[u8], origin: impl FnOnce() -> String) -> Result<SecretStr
     Ok(SecretString::from(Box::<str>::from(text)))
 }
 
-/// The passphrase in environment variable `var` (missing or empty is an error).
+/// The passphrase in environment variable `var` (missing or empty is an error). No error
+/// repeats `var`: a user may have typed the passphrase where its variable's name belongs.
 pub fn passphrase_from_env(var: &str) -> Result<SecretString, Error> {
     let missing = || Error::MissingPassphrase {
         var: var.to_string(),
@@ -386,16 +437,24 @@ pub fn passphrase_from_env(var: &str) -> Result<SecretString, Error> {
     if value.is_empty() {
         return Err(missing());
     }
-    secret_from(&value, || format!("environment variable {var}"))
+    secret_from(&value, || "the environment variable given".to_string())
 }
 
-/// The passphrase in a file (one trailing newline stripped; empty is an error).
+/// The passphrase in a file (one trailing newline stripped; empty is an error). Like a key
+/// file, it must be a regular file (a FIFO or a device is refused without blocking) that
+/// group and others can neither read nor write.
 pub fn passphrase_from_file(path: &Path) -> Result<SecretString, Error> {
     let io = |source| Error::Io {
         path: path.to_path_buf(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
+    let file = open_nonblocking(path).map_err(io)?;
+    if !file.metadata().map_err(io)?.is_file() {
+        return Err(Error::NotRegularFile {
+            path: path.to_path_buf(),
+        });
+    }
+    check_permissions(&file, path)?;
     let mut text = Zeroizing::new(Vec::new());
     file.take(MAX_PASSPHRASE_FILE + 1)
         .read_to_end(&mut text)
@@ -453,11 +512,22 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
-    /// The passphrase environment variable is unset or empty.
-    #[error("environment variable {var} is not set or empty; export the realm's passphrase in it")]
+    /// The passphrase environment variable is unset or empty. The message does not repeat the
+    /// variable's name: it may be a passphrase typed where the name belongs.
+    #[error(
+        "the passphrase environment variable given is not set or empty (its name is not \
+         repeated, in case it is the passphrase itself); export the realm's passphrase in a \
+         variable and give the variable's name"
+    )]
     MissingPassphrase {
-        /// The variable's name.
+        /// The variable's name (never shown in the message).
         var: String,
+    },
+    /// A key or passphrase file that is not a regular file (a FIFO, a device, a directory).
+    #[error("{}: not a regular file; point it at the passphrase file", path.display())]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
     },
     /// The passphrase file is empty.
     #[error("{}: passphrase file is empty", path.display())]

@@ -221,8 +221,110 @@ fn passphrase_from_env_cases() {
         passphrase_from_env(var),
         Err(Error::MissingPassphrase { .. })
     ));
-    let err = passphrase_from_env("KNOWNPEERS_KEYS_TEST_PASS_UNSET").expect_err("unset");
-    assert!(err.to_string().contains("KNOWNPEERS_KEYS_TEST_PASS_UNSET"));
+    // Issue #10 finding 8: the message never repeats what was given as the variable's name,
+    // which may be a passphrase typed in the wrong place.
+    let typed = "KNOWNPEERS_KEYS_TEST_PASS_correct horse battery staple";
+    let err = passphrase_from_env(typed).expect_err("unset");
+    assert!(matches!(err, Error::MissingPassphrase { .. }), "{err}");
+    assert!(!err.to_string().contains("horse"), "{err}");
+    let var = "KNOWNPEERS_KEYS_TEST_PASS_NOT_UTF8";
+    std::env::set_var(
+        var,
+        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"\xff\xfe"),
+    );
+    let err = passphrase_from_env(var).expect_err("not UTF-8");
+    assert!(matches!(err, Error::PassphraseNotUtf8 { .. }), "{err}");
+    assert!(!err.to_string().contains(var), "{err}");
+}
+
+/// Writes `content` to `path` with mode 0600, as a passphrase file must have.
+fn write_private(path: &std::path::Path, content: &[u8]) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, content).expect("write");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+/// Issue #10 finding 8: a passphrase file group or others may read or write is refused like a
+/// key file, with the `chmod 600` fix; 0600 and 0400 are accepted.
+#[test]
+fn a_passphrase_file_open_to_others_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("pass");
+    for (mode, ok) in [
+        (0o600, true),
+        (0o400, true),
+        (0o640, false),
+        (0o604, false),
+        (0o620, false),
+        (0o644, false),
+    ] {
+        std::fs::write(&path, b"secret\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        match passphrase_from_file(&path) {
+            Ok(p) if ok => assert_eq!(p.expose_secret(), "secret"),
+            Err(Error::InsecurePermissions { mode: m, .. }) if !ok => {
+                assert_eq!(m, mode);
+                let shown = passphrase_from_file(&path).expect_err("again").to_string();
+                assert!(shown.contains("chmod 600"), "{shown}");
+            }
+            other => panic!("{mode:o}: {:?}", other.map(|_| "a passphrase")),
+        }
+    }
+}
+
+/// Runs `f` on another thread and fails (instead of hanging the test run) if it has not
+/// returned within a minute: the guard of the FIFO tests, where the bug was a hang.
+fn returns<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the read blocked: a FIFO must be refused, not opened for reading")
+}
+
+/// Issue #10 finding 6: a FIFO (no writer) or a device as a key or passphrase file is refused
+/// at once; before, the open blocked forever.
+#[test]
+fn a_fifo_or_device_is_no_key_or_passphrase_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    let path = fifo.clone();
+    let err = returns(move || read_key_file(&path).map(|_| ())).expect_err("a FIFO");
+    assert!(
+        matches!(
+            err,
+            Error::MalformedKeyFile {
+                what: "not a regular file",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let path = fifo.clone();
+    let err = returns(move || passphrase_from_file(&path).map(|_| ())).expect_err("a FIFO");
+    assert!(matches!(err, Error::NotRegularFile { .. }), "{err}");
+    let err = passphrase_from_file(std::path::Path::new("/dev/zero")).expect_err("a device");
+    assert!(matches!(err, Error::NotRegularFile { .. }), "{err}");
+}
+
+/// The process holding key material is not dumpable and its soft core limit is 0.
+#[test]
+fn core_dumps_can_be_turned_off() {
+    knownpeers_keys::disable_core_dumps().expect("prctl and setrlimit");
+    knownpeers_keys::disable_core_dumps().expect("idempotent");
+    let core = rustix::process::getrlimit(rustix::process::Resource::Core);
+    assert_eq!(core.current, Some(0));
+    assert_eq!(
+        rustix::process::dumpable_behavior().expect("prctl"),
+        rustix::process::DumpableBehavior::NotDumpable
+    );
 }
 
 #[test]
@@ -230,7 +332,7 @@ fn passphrase_from_file_cases() {
     let dir = tempfile::tempdir().expect("temp dir");
     let check = |content: &[u8], want: Option<&str>| {
         let path = dir.path().join("pass");
-        std::fs::write(&path, content).expect("write");
+        write_private(&path, content);
         match (passphrase_from_file(&path), want) {
             (Ok(p), Some(w)) => assert_eq!(p.expose_secret(), w, "{content:?}"),
             (Err(Error::EmptyPassphraseFile { .. } | Error::PassphraseNotUtf8 { .. }), None) => {}
@@ -247,7 +349,7 @@ fn passphrase_from_file_cases() {
     check(b"\xff\xfe\n", None);
     let big = vec![b'a'; 64 * 1024 + 1];
     let path = dir.path().join("big");
-    std::fs::write(&path, &big).expect("write");
+    write_private(&path, &big);
     assert!(matches!(
         passphrase_from_file(&path),
         Err(Error::PassphraseFileTooLarge { .. })

@@ -40,6 +40,13 @@ pub struct RealmPolicyConfig {
     pub kdf_t: Option<u32>,
     /// Argon2id lanes (default 4).
     pub kdf_p: Option<u32>,
+    /// The largest Argon2id memory (KiB) a file may make this realm run on load (default: the
+    /// larger of `kdf_m_kib` and 65536).
+    pub kdf_max_m_kib: Option<u32>,
+    /// The most Argon2id iterations a file may ask for (default: the larger of `kdf_t` and 3).
+    pub kdf_max_t: Option<u32>,
+    /// The most Argon2id lanes a file may ask for (default: the larger of `kdf_p` and 4).
+    pub kdf_max_p: Option<u32>,
     /// Refuse plaintext files (default true for sealed realms).
     pub require_encryption: Option<bool>,
     /// Data file path for this realm (default: the table's `path`).
@@ -230,6 +237,8 @@ pub(crate) struct RealmSettings {
     pub key: Option<KeySource>,
     /// Argon2id parameters for a passphrase key.
     pub kdf: knownpeers_keys::KdfParams,
+    /// The costliest Argon2id parameters a file may make a load run (passphrase keys only).
+    pub kdf_ceiling: knownpeers_keys::KdfParams,
     /// Refuse plaintext files.
     pub require_encryption: bool,
     /// Corrupt-file handling.
@@ -473,12 +482,26 @@ impl Config {
                 .kdf_p
                 .unwrap_or(knownpeers_keys::KdfParams::DEFAULT.p_cost),
         };
-        let kdf_given = t.kdf_m_kib.is_some() || t.kdf_t.is_some() || t.kdf_p.is_some();
+        let kdf_given = t.kdf_m_kib.is_some()
+            || t.kdf_t.is_some()
+            || t.kdf_p.is_some()
+            || t.kdf_max_m_kib.is_some()
+            || t.kdf_max_t.is_some()
+            || t.kdf_max_p.is_some();
+        let default_ceiling = knownpeers_codecs::SealedCodec::default_kdf_ceiling(&kdf);
+        let kdf_ceiling = knownpeers_keys::KdfParams {
+            m_cost_kib: t.kdf_max_m_kib.unwrap_or(default_ceiling.m_cost_kib),
+            t_cost: t.kdf_max_t.unwrap_or(default_ceiling.t_cost),
+            p_cost: t.kdf_max_p.unwrap_or(default_ceiling.p_cost),
+        };
         match &key {
-            Some(KeySource::Env(_)) => check_kdf(&kdf, &table_key)?,
+            Some(KeySource::Env(_)) => {
+                check_kdf(&kdf, &table_key)?;
+                check_kdf_ceiling(&kdf, &kdf_ceiling, &table_key)?;
+            }
             _ if kdf_given => return Err(ConfigError::new(
                 table_key,
-                "kdf_m_kib/kdf_t/kdf_p apply only to a passphrase (passphrase_env); remove them",
+                "kdf_m_kib/kdf_t/kdf_p and kdf_max_* apply only to a passphrase (passphrase_env); remove them",
             )),
             _ => {}
         }
@@ -499,6 +522,7 @@ impl Config {
             format_version: t.format_version.unwrap_or(p.format_version),
             key,
             kdf,
+            kdf_ceiling,
             require_encryption,
             on_corrupt: p.on_corrupt,
             store: crate::store::StoreConfig {
@@ -547,6 +571,42 @@ fn check_path_template(path: &str, key: &str) -> Result<(), ConfigError> {
 }
 
 /// The writer's floor, naming the parameter that is too weak.
+/// The load ceiling lies within FORMAT.md's reader bounds and at or above the realm's own
+/// writer costs (below them, the realm would refuse the files it writes).
+fn check_kdf_ceiling(
+    kdf: &knownpeers_keys::KdfParams,
+    ceiling: &knownpeers_keys::KdfParams,
+    table_key: &str,
+) -> Result<(), ConfigError> {
+    use knownpeers_keys::KdfParams;
+    for (name, own, max, bound) in [
+        (
+            "m_kib",
+            kdf.m_cost_kib,
+            ceiling.m_cost_kib,
+            KdfParams::MAX_M_KIB,
+        ),
+        ("t", kdf.t_cost, ceiling.t_cost, KdfParams::MAX_T),
+        ("p", kdf.p_cost, ceiling.p_cost, KdfParams::MAX_P),
+    ] {
+        if max < own {
+            return Err(ConfigError::new(
+                format!("{table_key}.kdf_max_{name}"),
+                format!(
+                    "{max} is under the realm's own kdf_{name} {own}, so it would refuse its own file; raise it"
+                ),
+            ));
+        }
+        if max > bound {
+            return Err(ConfigError::new(
+                format!("{table_key}.kdf_max_{name}"),
+                format!("{max} is over FORMAT.md's reader bound {bound}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_kdf(kdf: &knownpeers_keys::KdfParams, table_key: &str) -> Result<(), ConfigError> {
     use knownpeers_keys::KdfParams;
     if kdf.m_cost_kib < KdfParams::WRITER_MIN_M_KIB {

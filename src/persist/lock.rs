@@ -33,7 +33,8 @@ impl StoreLock {
     /// Takes the lock for data file `path` ([`Error::Locked`] if another holder keeps it past a
     /// short bounded retry; see the module docs).
     ///
-    /// Creates `<path>.lock` (mode 0600, empty) if missing; the directory must exist.
+    /// Creates `<path>.lock` (mode 0600, empty) if missing; the directory must exist. A symlink
+    /// at `<path>.lock` is an error (`ELOOP`), never followed.
     pub fn acquire(path: &Path) -> Result<StoreLock, Error> {
         let lock = lock_path(path);
         let file = OpenOptions::new()
@@ -42,6 +43,10 @@ impl StoreLock {
             .create(true)
             .truncate(false)
             .mode(0o600)
+            // A symlink planted at `<path>.lock` is refused (ELOOP), never followed: following
+            // a dangling one would create an empty file wherever it points, as whoever runs
+            // knownpeers.
+            .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&lock)
             .map_err(|source| Error::Io {
                 path: lock.clone(),

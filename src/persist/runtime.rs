@@ -659,6 +659,16 @@ struct Codecs {
 /// Builds the realm's codecs once per open: reads the key file or passphrase variable now, so a
 /// missing key fails the open; Argon2id runs lazily, once, inside the codec.
 fn build_codecs(settings: &RealmSettings) -> Result<Codecs, Error> {
+    if settings.key.is_some() {
+        // Before any key material is in memory: a crash from now on writes no core file.
+        if let Err(e) = knownpeers_keys::disable_core_dumps() {
+            tracing::warn!(
+                realm = %settings.realm,
+                error = %e,
+                "could not turn core dumps off; a crash could write key material to disk"
+            );
+        }
+    }
     let sealed = match &settings.key {
         None => None,
         Some(KeySource::File(path)) => {
@@ -669,8 +679,9 @@ fn build_codecs(settings: &RealmSettings) -> Result<Codecs, Error> {
         }
         Some(KeySource::Env(var)) => {
             let passphrase = knownpeers_keys::passphrase_from_env(var)?;
-            let codec =
-                SealedCodec::with_passphrase(passphrase, settings.kdf).map_err(|e| match e {
+            let codec = SealedCodec::with_passphrase(passphrase, settings.kdf)
+                .and_then(|c| c.with_kdf_ceiling(settings.kdf_ceiling))
+                .map_err(|e| match e {
                     knownpeers_codecs::Error::Key(k) => Error::Key(k),
                     other => Error::Format {
                         path: settings.path.clone(),
@@ -736,10 +747,11 @@ fn load_into(
     let mut codecs = build_codecs(settings)?;
     if writable {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            create_private_dirs(dir).map_err(|source| Error::Io {
                 path: dir.to_path_buf(),
                 source,
             })?;
+            warn_if_others_can_write(&settings.realm, dir);
         }
     }
     match std::fs::metadata(path) {
@@ -980,13 +992,76 @@ enum OnDisk {
     Bytes(Vec<u8>, u64),
 }
 
+/// Creates `dir` and its missing parents with mode 0700 whatever the umask (a data directory
+/// others could write would let them swap or delete peer files and plant a lock symlink).
+/// Directories that already exist are left as they are.
+fn create_private_dirs(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let mut missing = Vec::new();
+    let mut at = dir;
+    loop {
+        match std::fs::symlink_metadata(at) {
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                missing.push(at);
+                match at.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    Some(parent) => at = parent,
+                    None => break,
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    for d in missing.into_iter().rev() {
+        match std::fs::DirBuilder::new().mode(0o700).create(d) {
+            // The umask can only take bits away from 0700; set it exactly all the same, so
+            // that an owner-restricting umask does not leave a directory we cannot use.
+            Ok(()) => std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700))?,
+            // Another process created it meanwhile: it is theirs to have chosen the mode.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Logs a warning when a directory that already existed lets group or others write to it
+/// (without the sticky bit): they can then replace or delete the peer file.
+fn warn_if_others_can_write(realm: &str, dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(dir) {
+        let mode = meta.permissions().mode();
+        if mode & 0o022 != 0 && mode & 0o1000 == 0 {
+            tracing::warn!(
+                realm = %realm,
+                dir = %dir.display(),
+                mode = format!("{:04o}", mode & 0o7777),
+                "the data directory is writable by group or others, who can replace or delete the peer file; chmod 700 it"
+            );
+        }
+    }
+}
+
+/// Reads the data file. It is opened without blocking (a FIFO or a device put at the path
+/// must not hang the open) and refused unless it is a regular file.
 fn read_file(path: &Path) -> std::io::Result<OnDisk> {
-    let file = match std::fs::File::open(path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32)
+        .open(path)
+    {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OnDisk::Missing),
         Err(e) => return Err(e),
     };
     let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file; point the path at a peer file",
+        ));
+    }
     let limit = knownpeers_codecs::MAX_FILE_SIZE;
     if meta.len() > limit {
         return Ok(OnDisk::TooLarge(meta.len()));

@@ -33,6 +33,7 @@ trap 'rm -rf "$tmp"' EXIT
 
 export FMTCHECK_PASSPHRASE='fmtcheck: a passphrase with spaces and ünïcode'
 printf '%s\n' "$FMTCHECK_PASSPHRASE" >"$tmp/passphrase.txt"
+chmod 600 "$tmp/passphrase.txt"   # knownpeers refuses a passphrase file others can read
 "$BIN" keygen "$tmp/k.key"
 MIN_KDF=(--kdf-m-kib 19456 --kdf-t 2 --kdf-p 1)
 

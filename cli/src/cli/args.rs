@@ -82,6 +82,9 @@ pub(crate) struct ExportArgs {
     /// The key of a sealed file.
     #[command(flatten)]
     pub key: KeyArgs,
+    /// The costliest Argon2id a passphrase-sealed file may make the reader run.
+    #[command(flatten)]
+    pub ceiling: KdfCeilingArgs,
 }
 
 /// `verify FILE [--realm R] [KEY]`.
@@ -95,6 +98,9 @@ pub(crate) struct VerifyArgs {
     /// The key of a sealed file.
     #[command(flatten)]
     pub key: KeyArgs,
+    /// The costliest Argon2id a passphrase-sealed file may make the reader run.
+    #[command(flatten)]
+    pub ceiling: KdfCeilingArgs,
 }
 
 /// `keygen FILE`.
@@ -134,6 +140,9 @@ pub(crate) struct ConvertArgs {
     /// Argon2id costs for a passphrase-sealed OUT.
     #[command(flatten)]
     pub kdf: KdfArgs,
+    /// The costliest Argon2id a passphrase-sealed IN may make the reader run.
+    #[command(flatten)]
+    pub ceiling: KdfCeilingArgs,
 }
 
 /// The codecs `convert` can write.
@@ -214,6 +223,33 @@ impl KdfArgs {
             m_cost_kib: self.kdf_m_kib.unwrap_or(KdfParams::DEFAULT.m_cost_kib),
             t_cost: self.kdf_t.unwrap_or(KdfParams::DEFAULT.t_cost),
             p_cost: self.kdf_p.unwrap_or(KdfParams::DEFAULT.p_cost),
+        }
+    }
+}
+
+/// The reader's KDF ceiling: the costliest Argon2id parameters a passphrase-sealed file may
+/// make the command run. `None` means the default, [`KdfParams::DEFAULT`]'s costs: whoever
+/// can write a file must not be able to make reading it cost half a minute and a gigabyte.
+#[derive(Debug, Args)]
+pub(crate) struct KdfCeilingArgs {
+    /// Most Argon2id memory (KiB) a file read may ask for [default: 65536; at most 1048576].
+    #[arg(long, value_name = "KIB")]
+    pub kdf_max_m_kib: Option<u32>,
+    /// Most Argon2id iterations a file read may ask for [default: 3; at most 10].
+    #[arg(long, value_name = "N")]
+    pub kdf_max_t: Option<u32>,
+    /// Most Argon2id lanes a file read may ask for [default: 4; at most 16].
+    #[arg(long, value_name = "N")]
+    pub kdf_max_p: Option<u32>,
+}
+
+impl KdfCeilingArgs {
+    /// The ceiling, defaults filled in (checked against FORMAT.md's bounds by the codec).
+    pub fn params(&self) -> KdfParams {
+        KdfParams {
+            m_cost_kib: self.kdf_max_m_kib.unwrap_or(KdfParams::DEFAULT.m_cost_kib),
+            t_cost: self.kdf_max_t.unwrap_or(KdfParams::DEFAULT.t_cost),
+            p_cost: self.kdf_max_p.unwrap_or(KdfParams::DEFAULT.p_cost),
         }
     }
 }

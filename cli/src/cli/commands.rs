@@ -10,12 +10,15 @@ use knownpeers_codecs::{
     detect, plaintext_codec_with_version, Codec, CodecKind, Format, FrameVersion, Header,
     JsonCodec, KdfInfo,
 };
-use knownpeers_keys::Key;
+use knownpeers_keys::{KdfParams, Key};
 
-use super::args::{ConvertArgs, ExportArgs, InspectArgs, KeySpec, KeygenArgs, VerifyArgs};
+use super::args::{
+    ConvertArgs, ExportArgs, InspectArgs, KdfCeilingArgs, KeySpec, KeygenArgs, VerifyArgs,
+};
 use super::error::{Failure, KeyFlags};
-use super::io::{emit, now_secs, read_input, rfc3339_utc, Input};
+use super::io::{emit, now_secs, open_regular, read_input, regular_metadata, rfc3339_utc, Input};
 use super::read::{decode, format_name, reader_codec, sealed_codec};
+use super::text::{safe, safe_json, safe_path};
 
 /// `inspect FILE`: the header, without any key.
 pub(crate) fn inspect(args: &InspectArgs) -> Result<(), Failure> {
@@ -33,7 +36,7 @@ pub(crate) fn inspect(args: &InspectArgs) -> Result<(), Failure> {
 
 fn inspect_lines(path: &Path, h: &Header) -> String {
     let realm = match &h.realm {
-        Some(r) => r.clone(),
+        Some(r) => safe(r).into_owned(),
         None => "(none: a legacy file is read as the realm --realm names)".to_string(),
     };
     let saved_at = match h.saved_at {
@@ -41,7 +44,7 @@ fn inspect_lines(path: &Path, h: &Header) -> String {
         None => "(not recorded)".to_string(),
     };
     let mut lines = vec![
-        format!("file:     {}", path.display()),
+        format!("file:     {}", safe_path(path)),
         format!("codec:    {}", format_name(h.format)),
         match h.format {
             Format::Legacy => "version:  (none: a legacy TheNodes peers.json)".to_string(),
@@ -63,6 +66,11 @@ fn inspect_lines(path: &Path, h: &Header) -> String {
             // inspect reports, it does not refuse; but a reader will, so say so.
             if p.check_bounds().is_err() {
                 " (outside FORMAT.md's reader bounds: every reader refuses this file)"
+            } else if p.m_cost_kib > KdfParams::DEFAULT.m_cost_kib
+                || p.t_cost > KdfParams::DEFAULT.t_cost
+                || p.p_cost > KdfParams::DEFAULT.p_cost
+            {
+                " (over the default reader ceiling m 65536, t 3, p 4: read it with --kdf-max-*)"
             } else {
                 ""
             }
@@ -93,7 +101,9 @@ fn inspect_json(path: &Path, h: &Header) -> Result<String, Failure> {
         "file_len": h.file_len,
         "kdf": kdf,
     });
-    serde_json::to_string_pretty(&value).map_err(|e| Failure::other(format!("inspect: {e}")))
+    serde_json::to_string_pretty(&value)
+        .map(safe_json)
+        .map_err(|e| Failure::other(format!("inspect: {e}")))
 }
 
 /// The key to read `input` with: loaded only when the file is sealed, so a plaintext file
@@ -101,18 +111,39 @@ fn inspect_json(path: &Path, h: &Header) -> Result<String, Failure> {
 fn input_key(
     input: &Input,
     spec: Option<&KeySpec>,
+    ceiling: &KdfCeilingArgs,
     flags: KeyFlags,
 ) -> Result<Option<knownpeers_codecs::SealedCodec>, Failure> {
     match (detect(&input.bytes), spec) {
-        (Ok(Format::Sealed), Some(spec)) => Ok(Some(reader_codec(spec, flags)?)),
+        (Ok(Format::Sealed), Some(spec)) => Ok(Some(reader_codec(spec, ceiling.params(), flags)?)),
         _ => Ok(None),
+    }
+}
+
+/// `--realm`, when given, is a realm a file could hold: 1 to 255 bytes (an empty one would
+/// let a legacy file "verify" as a realm no store can have).
+fn check_realm_arg(realm: Option<&str>) -> Result<(), Failure> {
+    match realm {
+        Some(r) if r.is_empty() || r.len() > knownpeers_codecs::MAX_REALM_LEN => {
+            Err(Failure::usage(format!(
+                "--realm must be 1 to {} bytes long",
+                knownpeers_codecs::MAX_REALM_LEN
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
 /// `export FILE`: the entries as a FORMAT.md JSON envelope on stdout.
 pub(crate) fn export(args: &ExportArgs) -> Result<(), Failure> {
+    check_realm_arg(args.realm.as_deref())?;
     let input = read_input(&args.file)?;
-    let key = input_key(&input, args.key.spec().as_ref(), KeyFlags::Plain)?;
+    let key = input_key(
+        &input,
+        args.key.spec().as_ref(),
+        &args.ceiling,
+        KeyFlags::Plain,
+    )?;
     let decoded = decode(&input, args.realm.as_deref(), key.as_ref(), KeyFlags::Plain)?;
     let mut out = JsonCodec
         .encode(
@@ -124,19 +155,28 @@ pub(crate) fn export(args: &ExportArgs) -> Result<(), Failure> {
     if out.last() != Some(&b'\n') {
         out.push(b'\n');
     }
-    emit(&out)
+    // The encoder's output is UTF-8 JSON; DEL, C1 and bidi characters in strings become
+    // \uXXXX escapes (the same strings to any JSON reader), so a terminal is safe.
+    let text = String::from_utf8(out).map_err(|_| Failure::other("export: JSON not UTF-8"))?;
+    emit(safe_json(text).as_bytes())
 }
 
 /// `verify FILE`: every check FORMAT.md's reader makes, then a one-line verdict.
 pub(crate) fn verify(args: &VerifyArgs) -> Result<(), Failure> {
+    check_realm_arg(args.realm.as_deref())?;
     let input = read_input(&args.file)?;
-    let key = input_key(&input, args.key.spec().as_ref(), KeyFlags::Plain)?;
+    let key = input_key(
+        &input,
+        args.key.spec().as_ref(),
+        &args.ceiling,
+        KeyFlags::Plain,
+    )?;
     let decoded = decode(&input, args.realm.as_deref(), key.as_ref(), KeyFlags::Plain)?;
     let line = format!(
         "ok: {}: codec {}, realm {}, {} entries\n",
-        input.path.display(),
+        safe_path(&input.path),
         format_name(decoded.format),
-        decoded.file.realm,
+        safe(&decoded.file.realm),
         decoded.file.entries.len()
     );
     emit(line.as_bytes())
@@ -186,19 +226,12 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
                 ))
             })?;
     }
-    if let Some(realm) = &args.realm {
-        if realm.is_empty() || realm.len() > knownpeers_codecs::MAX_REALM_LEN {
-            return Err(Failure::usage(format!(
-                "--realm must be 1 to {} bytes long",
-                knownpeers_codecs::MAX_REALM_LEN
-            )));
-        }
-    }
+    check_realm_arg(args.realm.as_deref())?;
 
     let input = read_input(&args.input)?;
     // The input key lives only as long as the read.
     let decoded = {
-        let in_key = input_key(&input, in_spec.as_ref(), in_flags)?;
+        let in_key = input_key(&input, in_spec.as_ref(), &args.ceiling, in_flags)?;
         decode(&input, args.realm.as_deref(), in_key.as_ref(), in_flags)?
     };
 
@@ -206,6 +239,10 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
     // A node that has OUT open holds its lock and would overwrite OUT on its next save: refuse
     // (exit 10) rather than race it. The lock file stays, as the store's lock files do.
     let _lock = knownpeers::StoreLock::acquire(&args.output)
+        .map_err(|e| Failure::from_error(&e, KeyFlags::Plain))?;
+    // Under the lock no save of OUT is live, so a `.OUT.tmp.*` is what a killed convert or
+    // node left behind (a full-size copy, sealed or not): remove it, as a store's open does.
+    knownpeers::remove_stale_temps(&args.output)
         .map_err(|e| Failure::from_error(&e, KeyFlags::Plain))?;
 
     let codec: Arc<dyn Codec> = match plaintext_codec_with_version(to, version) {
@@ -227,7 +264,7 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
         super::warn(&format!(
             "{}: written in plaintext as you asked (--to {}); its peers are no longer encrypted \
              on disk",
-            args.output.display(),
+            safe_path(&args.output),
             codec_name(to)
         ));
     }
@@ -237,11 +274,11 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
     };
     let line = format!(
         "converted {} ({}, realm {}, {} entries) to {} ({written})\n",
-        input.path.display(),
+        safe_path(&input.path),
         format_name(decoded.format),
-        decoded.file.realm,
+        safe(&decoded.file.realm),
         decoded.file.entries.len(),
-        args.output.display(),
+        safe_path(&args.output),
     );
     emit(line.as_bytes())
 }
@@ -260,7 +297,7 @@ fn codec_name(kind: CodecKind) -> &'static str {
 fn check_replaceable(out: &Path) -> Result<(), Failure> {
     use std::io::Read;
 
-    let file = match std::fs::File::open(out) {
+    let file = match open_regular(out) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             // A new OUT: its directory must exist (checked here so the error names it, not
@@ -278,15 +315,7 @@ fn check_replaceable(out: &Path) -> Result<(), Failure> {
         }
         Err(e) => return Err(Failure::io(out, e)),
     };
-    let meta = file.metadata().map_err(|e| Failure::io(out, e))?;
-    if meta.is_dir() {
-        return Err(Failure::from_error(
-            &knownpeers::Error::IsADirectory {
-                path: out.to_path_buf(),
-            },
-            KeyFlags::Plain,
-        ));
-    }
+    regular_metadata(out, &file)?;
     // Enough for the frame magic or JSON's first non-blank byte after a reasonable indent.
     let mut head = Vec::with_capacity(4096);
     file.take(4096)
@@ -305,7 +334,7 @@ fn check_replaceable(out: &Path) -> Result<(), Failure> {
                 format!(
                     "{}: exists and is not a knownpeers peer file; refusing to replace it \
                      (remove it or choose another OUT)",
-                    out.display()
+                    safe_path(out)
                 ),
             ))
         }
@@ -320,7 +349,7 @@ pub(crate) fn keygen(args: &KeygenArgs) -> Result<(), Failure> {
     let line = format!(
         "wrote key file {} (mode 0600); keep it secret and back it up: sealed files cannot be \
          read without it\n",
-        args.file.display()
+        safe_path(&args.file)
     );
     emit(line.as_bytes())
 }

@@ -31,6 +31,11 @@ impl KeyFlags {
             KeyFlags::In => "--in-key-file, --in-passphrase-env or --in-passphrase-file",
         }
     }
+
+    /// The flags that raise the KDF ceiling of the file read (IN for `convert`).
+    fn ceiling_names(self) -> &'static str {
+        "--kdf-max-m-kib, --kdf-max-t or --kdf-max-p"
+    }
 }
 
 /// A command's failure: the exit code and the one line printed to stderr.
@@ -111,14 +116,16 @@ impl Failure {
 }
 
 impl fmt::Display for Failure {
-    /// One line: any line break in a nested message becomes a space.
+    /// One line: any line break in a nested message becomes a space, and every other character
+    /// a terminal would act on (a realm or path from a crafted file may hold escapes) is
+    /// escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let one_line: String = self
             .message
             .chars()
             .map(|c| if c == '\n' || c == '\r' { ' ' } else { c })
             .collect();
-        write!(f, "error: {one_line}")
+        write!(f, "error: {}", super::text::safe(&one_line))
     }
 }
 
@@ -143,6 +150,11 @@ fn hint(err: &Error, code: i32, flags: KeyFlags) -> Option<String> {
         ErrorKind::WrongKey => format!(
             "pass the key or passphrase the file was sealed with ({})",
             flags.names()
+        ),
+        ErrorKind::LimitExceeded if source.to_string().contains("ceiling") => format!(
+            "refused before any costly work; the file was left unchanged (if you trust it, \
+             raise the ceiling with {})",
+            flags.ceiling_names()
         ),
         ErrorKind::LimitExceeded => {
             "refused before any costly work; the file was left unchanged".to_string()

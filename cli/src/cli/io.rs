@@ -22,9 +22,32 @@ pub(crate) struct Input {
     pub mtime: u64,
 }
 
-/// Reads `path` whole, refusing a file over FORMAT.md's 1 GiB limit before allocating it.
-pub(crate) fn read_input(path: &Path) -> Result<Input, Failure> {
-    let file = std::fs::File::open(path).map_err(|e| Failure::io(path, e))?;
+/// Opens `path` for reading if it is a regular file. The open does not wait (`O_NONBLOCK`: a
+/// FIFO with no writer would block it forever) nor take a terminal as the controlling one
+/// (`O_NOCTTY`), and anything but a regular file is refused before a byte is read: a FIFO, a
+/// socket or a device such as `/dev/zero` (1 GiB of reading before the size limit) is no
+/// peer file. A directory is [`Error::IsADirectory`].
+pub(crate) fn open_regular(path: &Path) -> Result<std::fs::File, std::io::Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY).bits() as i32)
+        .open(path)
+}
+
+/// [`open_regular`]'s file after the check that it is one, with its metadata.
+fn open_input(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), Failure> {
+    let file = open_regular(path).map_err(|e| Failure::io(path, e))?;
+    let meta = regular_metadata(path, &file)?;
+    Ok((file, meta))
+}
+
+/// The metadata of a file [`open_regular`] opened, or the failure that says it is a directory
+/// or not a regular file.
+pub(crate) fn regular_metadata(
+    path: &Path,
+    file: &std::fs::File,
+) -> Result<std::fs::Metadata, Failure> {
     let meta = file.metadata().map_err(|e| Failure::io(path, e))?;
     if meta.is_dir() {
         return Err(Failure::from_error(
@@ -34,6 +57,22 @@ pub(crate) fn read_input(path: &Path) -> Result<Input, Failure> {
             KeyFlags::Plain,
         ));
     }
+    if !meta.is_file() {
+        return Err(Failure::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file (a FIFO, socket or device is no peer file); copy it to a file first",
+            ),
+        ));
+    }
+    Ok(meta)
+}
+
+/// Reads `path` whole, refusing a file over FORMAT.md's 1 GiB limit before allocating it, and
+/// anything but a regular file before reading it.
+pub(crate) fn read_input(path: &Path) -> Result<Input, Failure> {
+    let (file, meta) = open_input(path)?;
     let too_large = || {
         Failure::format(
             path,

@@ -13,6 +13,7 @@ mod commands;
 mod error;
 mod io;
 mod read;
+mod text;
 
 use std::io::Write;
 
@@ -89,9 +90,10 @@ fn init_logging() {
         .try_init();
 }
 
-/// A line on stderr; a closed stderr is ignored (there is nowhere left to report it).
+/// A line on stderr, with anything a terminal would act on escaped (it may quote a realm, a
+/// path or an argument); a closed stderr is ignored (there is nowhere left to report it).
 fn print_stderr(line: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    let _ = writeln!(std::io::stderr().lock(), "{}", text::safe(line));
 }
 
 /// A non-fatal note on stderr.

@@ -16,6 +16,12 @@ pub(crate) fn sealed_codec(
     params: KdfParams,
     flags: KeyFlags,
 ) -> Result<SealedCodec, Failure> {
+    // Before any key material is in memory: a crash from now on writes no core file.
+    if let Err(e) = knownpeers_keys::disable_core_dumps() {
+        super::warn(&format!(
+            "could not turn core dumps off ({e}); a crash could write key material to disk"
+        ));
+    }
     let passphrase = match spec {
         KeySpec::KeyFile(path) => {
             let key = knownpeers_keys::read_key_file(path).map_err(|e| Failure::key(e, flags))?;
@@ -34,10 +40,22 @@ pub(crate) fn sealed_codec(
     })
 }
 
-/// A sealed codec for reading: the KDF costs come from the file, so the writer's defaults are
-/// passed only to satisfy the constructor.
-pub(crate) fn reader_codec(spec: &KeySpec, flags: KeyFlags) -> Result<SealedCodec, Failure> {
-    sealed_codec(spec, KdfParams::DEFAULT, flags)
+/// A sealed codec for reading: the KDF costs come from the file, up to `ceiling` (a file
+/// asking for more is refused before Argon2id runs); the writer's defaults are passed only to
+/// satisfy the constructor.
+pub(crate) fn reader_codec(
+    spec: &KeySpec,
+    ceiling: KdfParams,
+    flags: KeyFlags,
+) -> Result<SealedCodec, Failure> {
+    sealed_codec(spec, KdfParams::DEFAULT, flags)?
+        .with_kdf_ceiling(ceiling)
+        .map_err(|e| match e {
+            knownpeers_codecs::Error::Key(k) => {
+                Failure::usage(format!("--kdf-max-m-kib/--kdf-max-t/--kdf-max-p: {k}"))
+            }
+            other => Failure::other(format!("KDF ceiling: {other}")),
+        })
 }
 
 /// Reads `input` as `realm` (or the realm it names) with the optional key. A legacy file
@@ -54,7 +72,7 @@ pub(crate) fn decode(
         return Err(Failure::usage(format!(
             "{}: a legacy TheNodes peers.json names no realm; pass --realm REALM to say which \
              realm its peers belong to",
-            input.path.display()
+            super::text::safe_path(&input.path)
         )));
     }
     let policy = ReadPolicy {
