@@ -141,6 +141,7 @@ impl SealedCodec {
     /// The binary frame version this codec writes.
     pub fn frame_version(&self) -> FrameVersion {
         self.version
+    }
 
     /// The ceiling a passphrase codec gets unless told otherwise: each cost at the larger of
     /// the writer's own `params` and [`KdfParams::DEFAULT`]. A loading node thus runs at most
