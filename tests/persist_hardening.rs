@@ -38,7 +38,7 @@ fn zeros(n: usize) -> String {
 /// Opens realm `r` of a json realm whose file is `path`, on a one-thread runtime.
 fn open_blocking(path: &Path) -> Result<PersistentStore, Error> {
     let text = format!(
-        "[network.persistence]\npath = \"{}\"\n[network.persistence.realms.r]\ncodec = \"json\"\n",
+        "[network.persistence]\nenabled = true\npath = \"{}\"\n[network.persistence.realms.r]\ncodec = \"json\"\n",
         path.display()
     );
     let cfg = knownpeers::Config::from_toml_str(&text).expect("config");
@@ -209,7 +209,7 @@ fn passphrase_config(
     extra: &str,
 ) -> Result<knownpeers::Config, knownpeers::ConfigError> {
     knownpeers::Config::from_toml_str(&format!(
-        "[network.persistence]\npath = \"{}/{{realm}}.peers\"\n[network.persistence.realms.r]\n\
+        "[network.persistence]\nenabled = true\npath = \"{}/{{realm}}.peers\"\n[network.persistence.realms.r]\n\
          codec = \"sealed\"\npassphrase_env = \"{PASS_ENV}\"\n{MIN_KDF}{extra}",
         dir.display()
     ))
