@@ -21,7 +21,7 @@ const AS_LIMIT: &str = "--as=1073741824";
 
 fn vector(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/vectors")
+        .join("../tests/vectors")
         .join(name)
 }
 

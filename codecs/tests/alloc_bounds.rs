@@ -2,12 +2,12 @@
 //! system allocator (this test binary's global allocator): an element bomb cannot make a reader
 //! reserve memory out of proportion to the file (issue #10 finding 1), and the sealed writer
 //! never regrows the buffer that holds the plaintext body (finding 5: a regrown buffer is freed
-//! without zeroizing). The tests share the global counters, so they run one at a time.
+//! without zeroizing). The counters are process-wide, and libtest's main thread allocates as other tests end, so the
+//! checks run in one test, one after another.
 
 mod common;
 
 use std::alloc::System;
-use std::sync::Mutex;
 
 use common::entry;
 use knownpeers_codecs::{read, Codec, ErrorKind, Key, PeerEntry, PeerSource, ReadPolicy};
@@ -16,9 +16,6 @@ use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
-
-/// One test at a time: the counters are process-wide.
-static SERIAL: Mutex<()> = Mutex::new(());
 
 /// `n` two-byte elements `0,` in a JSON array: the shape of finding 1's bomb.
 fn zeros(n: usize) -> String {
@@ -34,9 +31,7 @@ fn zeros(n: usize) -> String {
     s
 }
 
-#[test]
 fn an_element_bomb_allocates_in_proportion_to_the_file() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let n = 1_000_000;
     let legacy = zeros(n);
     let envelope = format!(
@@ -61,9 +56,7 @@ fn an_element_bomb_allocates_in_proportion_to_the_file() {
     }
 }
 
-#[test]
 fn the_shortest_entries_fit_the_readers_preallocation_bound() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // serde also takes a record as an array; these are the shortest valid records, and the
     // readers' bound assumes every entry takes at least 16 bytes of text with its comma.
     let legacy = r#"[["[::]:0","Gossip"],["[::]:1","Manual"]]"#;
@@ -100,9 +93,7 @@ fn large_entries() -> Vec<PeerEntry> {
     entries
 }
 
-#[test]
 fn the_sealed_writer_never_regrows_the_plaintext_buffer() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let codec = SealedCodec::with_key(Key::from_bytes([9; 32]));
     for entries in [
         large_entries(),
@@ -128,4 +119,12 @@ fn the_sealed_writer_never_regrows_the_plaintext_buffer() {
             entries
         );
     }
+}
+
+/// The only test of this binary: no other test's end can allocate inside a counted region.
+#[test]
+fn allocations_are_bounded() {
+    an_element_bomb_allocates_in_proportion_to_the_file();
+    the_shortest_entries_fit_the_readers_preallocation_bound();
+    the_sealed_writer_never_regrows_the_plaintext_buffer();
 }
