@@ -278,7 +278,7 @@ impl Unchecked {
     /// The entries, or corrupt when two share an address (the later one is named, by index).
     pub(crate) fn unique(self) -> Result<Vec<PeerEntry>, Error> {
         if !self.checked {
-            let mut seen = UniqueAddrs::new(Side::Read, self.entries.len());
+            let mut seen = UniqueAddrs::for_entries(Side::Read, &self.entries);
             for (index, entry) in self.entries.iter().enumerate() {
                 seen.insert(entry.addr, index)?;
             }

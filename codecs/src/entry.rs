@@ -184,6 +184,17 @@ impl UniqueAddrs {
         }
     }
 
+    /// A set sized exactly for `entries` (IPv4 and IPv6 apart), so that neither table grows
+    /// (a growing table briefly holds its old and new allocation at once).
+    pub(crate) fn for_entries(side: Side, entries: &[PeerEntry]) -> UniqueAddrs {
+        let v6 = entries.iter().filter(|e| e.addr.is_ipv6()).count();
+        UniqueAddrs {
+            v4: HashSet::with_capacity_and_hasher(entries.len() - v6, Default::default()),
+            v6: HashSet::with_capacity_and_hasher(v6, Default::default()),
+            side,
+        }
+    }
+
     /// Records `addr`, failing when it was already recorded. `index` names the entry in the
     /// error (never the address: it is peer data).
     pub(crate) fn insert(&mut self, addr: SocketAddr, index: usize) -> Result<(), Error> {
