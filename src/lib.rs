@@ -32,8 +32,6 @@
 
 use std::path::PathBuf;
 
-pub mod cli;
-pub mod demo;
 mod persist;
 mod store;
 

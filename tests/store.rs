@@ -20,7 +20,7 @@ const T0: u64 = 1_700_000_000;
 
 /// Address number `n`: IPv4 for even `n`, IPv6 for odd, so both families are exercised.
 fn addr(n: u32) -> SocketAddr {
-    if n.is_multiple_of(2) {
+    if n % 2 == 0 {
         SocketAddr::new(
             IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n)),
             4000 + (n % 1000) as u16,

@@ -114,9 +114,9 @@ pub fn human_bytes(b: f64) -> String {
 
 /// An entry count for people: 1k, 100k, 1M.
 pub fn human_n(n: usize) -> String {
-    if n >= 1_000_000 && n.is_multiple_of(1_000_000) {
+    if n >= 1_000_000 && n % 1_000_000 == 0 {
         format!("{}M", n / 1_000_000)
-    } else if n >= 1000 && n.is_multiple_of(1000) {
+    } else if n >= 1000 && n % 1000 == 0 {
         format!("{}k", n / 1000)
     } else {
         n.to_string()

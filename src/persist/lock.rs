@@ -3,9 +3,10 @@
 //! held on the old inode), and never deletes the lock file (deleting it would let two processes
 //! lock two different inodes of the same name).
 //!
-//! The lock is `flock(2)`-style through std's `File::try_lock`: it belongs to the open file, so
-//! the kernel drops it when the holder exits for any reason, SIGKILL included, and a second open
-//! in the same process conflicts just like another process does.
+//! The lock is `flock(2)` through rustix (std's `File::try_lock`, the same call, needs Rust 1.89,
+//! above the crate's MSRV of 1.83): it belongs to the open file, so the kernel drops it when the
+//! holder exits for any reason, SIGKILL included, and a second open in the same process
+//! conflicts just like another process does.
 //!
 //! Because the lock belongs to the open file description, a child process that another thread
 //! forks shares it from its fork until its exec closes the descriptor (`O_CLOEXEC`). A store
@@ -14,7 +15,7 @@
 //! a bounded ~150 ms before it counts as held: far shorter than any real holder keeps it.
 
 use std::ffi::OsString;
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,14 +49,14 @@ impl StoreLock {
             })?;
         let mut pauses = CONTENDED_RETRY_MS.iter();
         loop {
-            match file.try_lock() {
+            match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
                 Ok(()) => {
                     return Ok(StoreLock {
                         _file: file,
                         path: lock,
                     })
                 }
-                Err(TryLockError::WouldBlock) => match pauses.next() {
+                Err(rustix::io::Errno::WOULDBLOCK) => match pauses.next() {
                     Some(&ms) => std::thread::sleep(Duration::from_millis(ms)),
                     None => {
                         return Err(Error::Locked {
@@ -64,7 +65,12 @@ impl StoreLock {
                         })
                     }
                 },
-                Err(TryLockError::Error(source)) => return Err(Error::Io { path: lock, source }),
+                Err(errno) => {
+                    return Err(Error::Io {
+                        path: lock,
+                        source: errno.into(),
+                    })
+                }
             }
         }
     }

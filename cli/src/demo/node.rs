@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch, Notify, Semaphore};
 use tokio::time::{timeout, Instant};
 
 use super::protocol::{write_frame, FrameReader, Hello, Message, MAX_LIST};
-use crate::{GossipPeer, PeerStore, PersistentStore};
+use knownpeers::{GossipPeer, PeerStore, PersistentStore};
 
 /// Longest wait for a TCP connect on loopback before it counts as a failed dial.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -157,7 +157,7 @@ impl Node {
 
     /// Stops every task of the node (closing its sockets), then closes the store: final save,
     /// flush task stopped, lock released.
-    pub(crate) async fn close(self) -> Result<(), crate::Error> {
+    pub(crate) async fn close(self) -> Result<(), knownpeers::Error> {
         let Node {
             state,
             shutdown,
@@ -714,7 +714,7 @@ async fn probe_loop(state: Arc<NodeState>, targets: watch::Receiver<Vec<SocketAd
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ManualClock, StoreConfig};
+    use knownpeers::{ManualClock, StoreConfig};
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))

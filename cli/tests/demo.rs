@@ -9,8 +9,8 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use knownpeers::demo::{execute, DemoArgs, DemoReport, FileInfo, Phase};
 use knownpeers::CodecKind;
+use knownpeers_cli::demo::{execute, DemoArgs, DemoReport, FileInfo, Phase};
 
 fn small(dir: &Path, codec: &str, nodes: usize, degree: usize) -> DemoArgs {
     DemoArgs {

@@ -1,7 +1,7 @@
 //! The main job: a loopback network of nodes that restarts and reconnects from its peer files.
 //!
 //! `knownpeers demo` runs one realm of `--nodes` nodes plus a small sealed second realm, all on
-//! `127.0.0.1` in one tokio runtime, each node with its own [`crate::PersistentStore`] file
+//! `127.0.0.1` in one tokio runtime, each node with its own [`knownpeers::PersistentStore`] file
 //! under `--data-dir`. Three timed phases show what persistence buys: a cold start from one
 //! bootstrap node; a restart with the bootstrap node down, reconnecting from the peer files
 //! alone; and the same restart with persistence disabled, as the control. This module owns the
@@ -473,7 +473,7 @@ pub enum DemoError {
         node: String,
         /// The cause (it names the file).
         #[source]
-        source: crate::Error,
+        source: knownpeers::Error,
     },
     /// A file could not be read back.
     #[error("{}: reading back failed: {source}", path.display())]

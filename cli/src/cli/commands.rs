@@ -1,6 +1,6 @@
 //! The five file commands: `inspect`, `export`, `verify`, `convert`, `keygen`. Each returns
 //! `Ok` or one [`Failure`]; none prints an error itself, panics, or writes a peer file other
-//! than through the one atomic saver (`crate::write_atomic`). Keys are loaded only when the file is sealed, and are
+//! than through the one atomic saver (`knownpeers::write_atomic`). Keys are loaded only when the file is sealed, and are
 //! dropped (zeroized) when the command returns.
 
 use std::path::Path;
@@ -194,7 +194,7 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
     check_replaceable(&args.output)?;
     // A node that has OUT open holds its lock and would overwrite OUT on its next save: refuse
     // (exit 10) rather than race it. The lock file stays, as the store's lock files do.
-    let _lock = crate::StoreLock::acquire(&args.output)
+    let _lock = knownpeers::StoreLock::acquire(&args.output)
         .map_err(|e| Failure::from_error(&e, KeyFlags::Plain))?;
 
     let codec: Option<Arc<dyn Codec>> = match to.codec() {
@@ -213,7 +213,7 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
         None => knownpeers_codecs::write_legacy(&decoded.file.entries),
     };
     let bytes = encoded.map_err(|e| Failure::format(&args.output, e, KeyFlags::Plain))?;
-    crate::write_atomic(&args.output, &bytes)
+    knownpeers::write_atomic(&args.output, &bytes)
         .map_err(|e| Failure::from_error(&e, KeyFlags::Plain))?;
 
     if decoded.format == Format::Sealed && !sealed {
@@ -263,7 +263,7 @@ fn check_replaceable(out: &Path) -> Result<(), Failure> {
     let meta = file.metadata().map_err(|e| Failure::io(out, e))?;
     if meta.is_dir() {
         return Err(Failure::from_error(
-            &crate::Error::IsADirectory {
+            &knownpeers::Error::IsADirectory {
                 path: out.to_path_buf(),
             },
             KeyFlags::Plain,
@@ -277,7 +277,7 @@ fn check_replaceable(out: &Path) -> Result<(), Failure> {
     match detect(&head) {
         Ok(_) => Ok(()),
         Err(source) => {
-            let code = crate::Error::Format {
+            let code = knownpeers::Error::Format {
                 path: out.to_path_buf(),
                 source,
             }

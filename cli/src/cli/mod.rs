@@ -5,7 +5,7 @@
 //! 7 limit exceeded, 8 policy violation, 9 not a peer file, 10 locked.
 //!
 //! This module only parses, reads and prints; peer files are written only through the saver
-//! (`crate::write_atomic`, under the file's `StoreLock`) and key files only through
+//! (`knownpeers::write_atomic`, under the file's `StoreLock`) and key files only through
 //! `knownpeers_keys::write_key_file`.
 
 mod args;

@@ -1,6 +1,6 @@
 //! The CLI's file and terminal I/O: reading an input file under FORMAT.md's size limit, printing
 //! to stdout (a closed pipe is success), and the clock. It must not write peer files: every
-//! write goes through the one atomic saver, `crate::write_atomic`.
+//! write goes through the one atomic saver, `knownpeers::write_atomic`.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use knownpeers_codecs::MAX_FILE_SIZE;
 
 use super::error::{Failure, KeyFlags};
-use crate::Error;
+use knownpeers::Error;
 
 /// A whole input file in memory, with its modification time (legacy files take `last_seen`
 /// from it when `last_success_epoch` is null).

@@ -4,7 +4,7 @@
 //! Ctrl-C or an error); it must not speak the wire protocol itself (that is `node`'s job).
 
 use std::collections::{BTreeMap, HashSet};
-use std::fs::{self, File};
+use std::fs;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,7 +22,9 @@ use super::{
     DemoArgs, DemoError, DemoReport, FileInfo, IsolationReport, OtherRealmReport, Phase,
     PhaseReport,
 };
-use crate::{Clock, Config, PersistenceConfig, PersistentStore, RealmPolicyConfig, SystemClock};
+use knownpeers::{
+    Clock, Config, PersistenceConfig, PersistentStore, RealmPolicyConfig, SystemClock,
+};
 
 /// The main realm's code.
 const MAIN_REALM: &str = "demo-main";
@@ -480,32 +482,30 @@ async fn probe_round(net: &Network, targets: &[SocketAddr]) {
 
 /// Creates the data dir, takes the run's lock, removes the previous run's peer files (a cold
 /// start starts empty), and makes or reuses the key files.
-fn prepare(plan: &Plan) -> Result<File, DemoError> {
+fn prepare(plan: &Plan) -> Result<knownpeers::StoreLock, DemoError> {
     let dir_err = |path: &Path| {
         let path = path.to_path_buf();
         move |source| DemoError::DataDir { path, source }
     };
     fs::create_dir_all(&plan.data_dir).map_err(dir_err(&plan.data_dir))?;
-    let lock_path = plan.data_dir.join("demo.lock");
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(dir_err(&lock_path))?;
-    if let Err(e) = lock.try_lock() {
-        let source = match e {
-            fs::TryLockError::WouldBlock => std::io::Error::new(
-                std::io::ErrorKind::WouldBlock,
-                "another demo is running with this data directory",
+    // The library's store lock on `demo` is the run's lock file `demo.lock`.
+    let lock = knownpeers::StoreLock::acquire(&plan.data_dir.join("demo")).map_err(|e| {
+        let (path, source) = match e {
+            knownpeers::Error::Locked { lock, .. } => (
+                lock,
+                std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    "another demo is running with this data directory",
+                ),
             ),
-            fs::TryLockError::Error(e) => e,
+            knownpeers::Error::Io { path, source } => (path, source),
+            other => (
+                plan.data_dir.join("demo.lock"),
+                std::io::Error::other(other.to_string()),
+            ),
         };
-        return Err(DemoError::DataDir {
-            path: lock_path,
-            source,
-        });
-    }
+        DemoError::DataDir { path, source }
+    })?;
     for entry in fs::read_dir(&plan.data_dir).map_err(dir_err(&plan.data_dir))? {
         let entry = entry.map_err(dir_err(&plan.data_dir))?;
         let is_ours = entry.file_name().to_string_lossy().starts_with("peers-");

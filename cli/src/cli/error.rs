@@ -1,5 +1,5 @@
 //! How a failed command ends: one exit code (DESIGN.md's table, taken from
-//! [`crate::Error::exit_code`]) and one stderr line that names the file and says what to do.
+//! [`knownpeers::Error::exit_code`]) and one stderr line that names the file and says what to do.
 //! It must never print a key, a passphrase or a peer list: messages are built only from the
 //! library's error `Display`s (which carry none) and fixed hint text.
 
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use knownpeers_codecs::ErrorKind;
 
-use crate::Error;
+use knownpeers::Error;
 
 /// Exit code of a usage error (clap's own errors exit with the same code).
 pub(crate) const EXIT_USAGE: i32 = 2;

@@ -22,7 +22,7 @@ const PASS_VAR: &str = "KNOWNPEERS_TEST_PASSPHRASE";
 const MIN_KDF: [&str; 6] = ["--kdf-m-kib", "19456", "--kdf-t", "2", "--kdf-p", "1"];
 
 fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
 }
 
 fn vector(name: &str) -> PathBuf {
