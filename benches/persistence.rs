@@ -205,15 +205,15 @@ impl Ctx<'_> {
             realms.insert(realm.to_string(), policy);
         }
         Config {
-            persistence: PersistenceConfig {
-                enabled: true,
+            persistence: Some(PersistenceConfig {
+                enabled: Some(true),
                 path: Some(path.to_str().expect("the bench dir is UTF-8").to_string()),
                 max_entries,
                 save_interval_secs: 3600,
                 codec,
                 realms,
                 ..PersistenceConfig::default()
-            },
+            }),
             default_realm: Some(realm.to_string()),
             state_dir: None,
         }

@@ -2,9 +2,21 @@
 //!
 //! The primary types are [`PeerStore`] (one realm's bounded, TTL-expiring peer set in memory),
 //! [`PersistentStore`] (that store persisted to one file through the atomic saver, with a
-//! lock and a flush task), [`Realms`] (several realms from one [`Config`]), and the
-//! re-exported format types of `knownpeers-codecs` ([`PeerEntry`], [`PeerSource`],
-//! [`CodecKind`]).
+//! lock and a flush task; a cheap handle to share across tasks), [`Config`] (TheNodes'
+//! `[network.persistence]` table, [`PersistenceConfig`], plus the realm and state directory),
+//! [`Realms`] (several realms from one [`Config`]), and the re-exported format types of
+//! `knownpeers-codecs` ([`PeerEntry`], [`PeerSource`], [`CodecKind`]).
+//!
+//! A host such as TheNodes embeds [`PersistenceConfig`] in its own config and builds a
+//! [`Config`] with [`Config::from_persistence`] (TheNodes' meaning of `enabled`: see
+//! [`PersistenceMode`]; its realm codes: [`realm_code`]); opens the store with
+//! [`PersistentStore::open_with`] to receive [`Event`]s; records connections with
+//! [`PeerStore::observe_success`], seeds with [`PeerStore::insert_if_absent`], gossip with
+//! [`PeerStore::observe_gossip`], picks peers with [`PeerStore::dial_candidates`],
+//! [`PeerStore::sample_addrs`] and [`PeerStore::dial_state`]; and closes at shutdown (or lets
+//! the last handle's drop save). [`load_store`] and [`save_store`] do one load or save of a
+//! plain [`PeerStore`] with the same rules. This library has no command-line dependencies; the
+//! `knownpeers` binary is the separate `knownpeers-cli` package.
 //!
 //! A realm opened from a TheNodes-style configuration, observed, and closed with a final save:
 //!
@@ -16,6 +28,7 @@
 //! let config = Config::from_toml_str(
 //!     r#"
 //! [network.persistence]
+//! enabled = true
 //! path = "./data/{realm}.json"
 //! "#,
 //! )?;
@@ -38,13 +51,18 @@ mod store;
 pub use knownpeers_codecs as codecs;
 pub use knownpeers_codecs::{CodecKind, PeerEntry, PeerSource};
 pub use knownpeers_keys as keys;
-pub use persist::config::{Config, ConfigError, OnCorrupt, PersistenceConfig, RealmPolicyConfig};
+pub use persist::config::{
+    realm_code, Config, ConfigError, OnCorrupt, PersistenceConfig, PersistenceMode,
+    RealmPolicyConfig,
+};
 pub use persist::lock::StoreLock;
-pub use persist::runtime::{LoadReport, PersistentStore, Realms};
+pub use persist::runtime::{
+    load_store, save_store, Event, EventCallback, LoadReport, OpenOptions, PersistentStore, Realms,
+};
 pub use persist::saver::{remove_stale_temps, write_atomic};
 pub use store::{
-    Backoff, Clock, GossipPeer, GossipReport, HydrateReport, ManualClock, MetadataRejected,
-    Observed, PeerStore, Snapshot, StoreConfig, StoreStats, SystemClock,
+    Backoff, Clock, DialState, GossipPeer, GossipReport, HydrateReport, ManualClock,
+    MetadataRejected, Observed, PeerStore, Snapshot, StoreConfig, StoreStats, SystemClock,
 };
 
 /// Everything that can go wrong persisting a store. Messages name the file and never contain a

@@ -1,7 +1,9 @@
 //! The flush task under tokio's paused clock (`start_paused`): a clean store is never written,
 //! a change is saved at the next interval tick, `flush()` saves at once, `close()` saves a last
 //! time and releases the lock, and a failing save is reported by `last_error()` and retried at
-//! the next tick without killing the task. Virtual time only: no test waits for real time.
+//! the next tick without killing the task; the first change after open is saved within about a
+//! second; dropping the last handle without `close` saves. Virtual time only: no test waits for
+//! real time.
 
 #[path = "common/store.rs"]
 mod util;
@@ -16,6 +18,11 @@ use util::{addr, clock, config, T0};
 /// Advances virtual time by `secs`, letting the flush task run its ticks.
 async fn pass(secs: u64) {
     tokio::time::sleep(Duration::from_secs(secs)).await;
+}
+
+/// Advances virtual time by `ms`.
+async fn pass_ms(ms: u64) {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
 }
 
 /// `saved_at` and entry count of the file, or `None` if there is none.
@@ -42,41 +49,65 @@ async fn saves_only_changes_at_the_interval_then_on_flush_and_close() {
     pass(90).await; // tick at 60: nothing changed
     assert_eq!(on_disk(&path), None, "a clean store is not written");
 
-    s.store().observe_bootstrap(addr(1));
-    pass(20).await; // t = 110, no tick since 60
-    assert_eq!(on_disk(&path), None, "saved before the interval");
-    pass(20).await; // t = 130, tick at 120
-    assert_eq!(on_disk(&path), Some((T0, 1)));
+    // The first change after open is saved promptly, not one interval later.
+    s.store().observe_bootstrap(addr(1)); // t = 90
+    pass_ms(500).await;
+    assert_eq!(
+        on_disk(&path),
+        None,
+        "the first save waits a moment for more"
+    );
+    pass_ms(600).await; // t = 91.1
+    assert_eq!(
+        on_disk(&path),
+        Some((T0, 1)),
+        "the first change is saved within about a second"
+    );
+
+    // Later changes wait for the interval.
+    c.advance_ms(10_000);
+    s.store().observe_bootstrap(addr(2));
+    pass(20).await; // t = 111.1, no tick since 60
+    assert_eq!(on_disk(&path), Some((T0, 1)), "saved before the interval");
+    pass(10).await; // t = 121.1, tick at 120
+    assert_eq!(on_disk(&path), Some((T0 + 10, 2)));
 
     c.advance_ms(1_000_000);
     pass(300).await; // ticks at 180..420, nothing changed
     assert_eq!(
         on_disk(&path),
-        Some((T0, 1)),
+        Some((T0 + 10, 2)),
         "a clean store is not rewritten"
     );
 
-    s.store().observe_bootstrap(addr(2));
     s.store().observe_bootstrap(addr(3));
-    assert_eq!(on_disk(&path), Some((T0, 1)));
-    pass(60).await;
-    assert_eq!(on_disk(&path), Some((T0 + 1000, 3)));
-
-    c.advance_ms(1000);
     s.store().observe_bootstrap(addr(4));
-    s.flush().await.expect("flush");
-    assert_eq!(on_disk(&path), Some((T0 + 1001, 4)), "flush saves at once");
-    s.flush().await.expect("flush of a clean store");
-    assert_eq!(on_disk(&path), Some((T0 + 1001, 4)));
+    assert_eq!(on_disk(&path), Some((T0 + 10, 2)));
+    pass(60).await;
+    assert_eq!(on_disk(&path), Some((T0 + 1010, 4)));
 
     c.advance_ms(1000);
     s.store().observe_bootstrap(addr(5));
+    s.flush().await.expect("flush");
+    assert_eq!(on_disk(&path), Some((T0 + 1011, 5)), "flush saves at once");
+    s.flush().await.expect("flush of a clean store");
+    assert_eq!(on_disk(&path), Some((T0 + 1011, 5)));
+
+    c.advance_ms(1000);
+    s.store().observe_bootstrap(addr(6));
+    let other = s.clone();
     s.close().await.expect("close");
     assert_eq!(
         on_disk(&path),
-        Some((T0 + 1002, 5)),
+        Some((T0 + 1012, 6)),
         "close saves a last time"
     );
+    other
+        .close()
+        .await
+        .expect("a second close, from another handle, is a no-op");
+    assert!(other.is_closed());
+    assert!(matches!(other.flush().await, Err(Error::Closed)));
     drop(StoreLock::acquire(&path).expect("close released the lock"));
 }
 
@@ -139,21 +170,53 @@ async fn a_failing_final_save_is_returned_and_the_lock_still_released() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn dropping_without_close_stops_the_task_and_frees_the_lock() {
+async fn dropping_the_last_handle_saves_stops_the_task_and_frees_the_lock() {
     let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("r.peers");
     let cfg = config(dir.path(), "save_interval_secs = 60\n");
     let s = PersistentStore::open(&cfg, "r", clock())
         .await
         .expect("open");
     let store = s.store().clone();
-    drop(s);
-    pass(1).await; // the task sees its shutdown channel closed and ends
+    let other = s.clone();
     store.observe_bootstrap(addr(1));
-    pass(120).await;
+    drop(s);
     assert_eq!(
-        on_disk(&dir.path().join("r.peers")),
+        on_disk(&path),
         None,
-        "no save after drop"
+        "another handle is alive: no final save yet"
     );
-    drop(StoreLock::acquire(&dir.path().join("r.peers")).expect("lock freed"));
+    drop(other);
+    // The last handle's drop saved synchronously: no time has to pass.
+    assert_eq!(on_disk(&path), Some((T0, 1)), "the change is on disk");
+    drop(StoreLock::acquire(&path).expect("lock freed"));
+    pass(1).await; // the task sees its shutdown channel closed and ends
+    store.observe_bootstrap(addr(2));
+    pass(120).await;
+    assert_eq!(on_disk(&path), Some((T0, 1)), "no save after the drop");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_clean_store_dropped_is_not_rewritten() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("r.peers");
+    let cfg = config(dir.path(), "save_interval_secs = 60\n");
+    let s = PersistentStore::open(&cfg, "r", clock())
+        .await
+        .expect("open");
+    s.store().observe_bootstrap(addr(1));
+    s.flush().await.expect("flush");
+    let modified = std::fs::metadata(&path)
+        .expect("saved")
+        .modified()
+        .expect("mtime");
+    let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&path).expect("saved"));
+    drop(s);
+    let after = std::fs::metadata(&path).expect("still there");
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&after),
+        inode,
+        "not replaced"
+    );
+    assert_eq!(after.modified().expect("mtime"), modified);
 }

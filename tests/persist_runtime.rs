@@ -10,7 +10,9 @@ mod util;
 use std::sync::Arc;
 
 use knownpeers::codecs::{detect, ErrorKind, Format};
-use knownpeers::{Error, GossipPeer, PeerSource, PersistentStore, Realms, StoreLock};
+use knownpeers::{
+    Error, GossipPeer, PeerSource, PersistenceMode, PersistentStore, Realms, StoreLock,
+};
 use util::{addr, clock, config, copy_vector, listing, new_key_file, sorted, T0};
 
 async fn open(
@@ -524,16 +526,16 @@ async fn a_plaintext_realm_that_loaded_a_sealed_file_keeps_it_sealed() {
 }
 
 #[tokio::test]
-async fn disabled_persistence_touches_no_file() {
+async fn persistence_off_touches_no_file() {
     let dir = tempfile::tempdir().expect("temp dir");
     let sub = dir.path().join("state");
-    let text = format!(
-        "[node]\nstate_dir = \"{}\"\n[network.persistence]\nenabled = false\n",
-        sub.display()
-    );
+    // No [network.persistence] table: off, as in TheNodes.
+    let text = format!("[node]\nstate_dir = \"{}\"\n", sub.display());
     let cfg = knownpeers::Config::from_toml_str(&text).expect("valid");
+    assert_eq!(cfg.mode(), PersistenceMode::Off);
     let s = open(&cfg, "default", clock()).await;
     assert_eq!(s.path(), None);
+    assert_eq!(s.mode(), PersistenceMode::Off);
     s.store().observe_bootstrap(addr(1));
     s.flush().await.expect("nothing to do");
     assert_eq!(s.last_error(), None);
@@ -549,12 +551,84 @@ async fn disabled_persistence_touches_no_file() {
     assert_eq!(listing(&sub), ["peers.json"]);
 }
 
+/// A read-only config (`enabled` absent or false) for files under `dir`.
+fn read_only_config(dir: &std::path::Path, enabled: &str) -> knownpeers::Config {
+    let text = format!(
+        "[network.persistence]\n{enabled}path = \"{}/{{realm}}.peers\"\n",
+        dir.display()
+    );
+    let cfg = knownpeers::Config::from_toml_str(&text).expect("valid");
+    assert_eq!(cfg.mode(), PersistenceMode::ReadOnly);
+    cfg
+}
+
+#[tokio::test]
+async fn read_only_loads_the_file_and_changes_nothing_on_disk() {
+    for enabled in ["", "enabled = false\n"] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        // A missing file and directory: an empty store, and nothing is created.
+        let sub = dir.path().join("state");
+        let s = open(&read_only_config(&sub, enabled), "r", clock()).await;
+        assert!(s.store().is_empty());
+        assert_eq!(s.path(), Some(sub.join("r.peers").as_path()));
+        assert!(!sub.exists());
+        // Write a file read-write, then open it read-only: loaded, never written or locked.
+        let c = clock();
+        let rw = open(&config(dir.path(), ""), "r", Arc::clone(&c)).await;
+        rw.store().observe_bootstrap(addr(1));
+        rw.close().await.expect("close");
+        let path = dir.path().join("r.peers");
+        std::fs::remove_file(dir.path().join("r.peers.lock")).expect("remove the lock file");
+        let before = std::fs::read(&path).expect("saved");
+        let ro = open(&read_only_config(dir.path(), enabled), "r", Arc::clone(&c)).await;
+        assert_eq!(ro.mode(), PersistenceMode::ReadOnly);
+        assert_eq!(ro.load_report().hydrate.loaded, 1);
+        ro.store().observe_bootstrap(addr(2));
+        c.advance_ms(120_000);
+        ro.flush().await.expect("a no-op");
+        ro.close().await.expect("a no-op");
+        drop(ro);
+        assert_eq!(std::fs::read(&path).expect("still there"), before);
+        assert_eq!(listing(dir.path()), ["r.peers"]);
+    }
+}
+
+#[tokio::test]
+async fn read_only_reports_a_corrupt_file_and_leaves_it_in_place() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = copy_vector("msgpack-bad-body-crc.kp", dir.path(), "example-realm.peers");
+    let before = std::fs::read(&path).expect("copied");
+    let s = open(&read_only_config(dir.path(), ""), "example-realm", clock()).await;
+    assert!(s.store().is_empty());
+    let report = s.load_report();
+    assert_eq!(report.quarantined_to, None);
+    let why = report.unreadable.as_deref().expect("reported");
+    assert!(why.contains("example-realm.peers"), "{why}");
+    s.close().await.expect("a no-op");
+    assert_eq!(listing(dir.path()), ["example-realm.peers"]);
+    assert_eq!(std::fs::read(&path).expect("untouched"), before);
+    // on_corrupt = "fail" fails the open instead.
+    let text = format!(
+        "[network.persistence]\non_corrupt = \"fail\"\npath = \"{}/{{realm}}.peers\"\n",
+        dir.path().display()
+    );
+    let cfg = knownpeers::Config::from_toml_str(&text).expect("valid");
+    let err = PersistentStore::open(&cfg, "example-realm", clock())
+        .await
+        .expect_err("fail");
+    assert!(
+        matches!(&err, Error::Format { source, .. } if source.kind() == ErrorKind::Corrupt),
+        "{err}"
+    );
+    assert_eq!(listing(dir.path()), ["example-realm.peers"]);
+}
+
 #[tokio::test]
 async fn the_default_path_is_state_dir_peers_json() {
     let dir = tempfile::tempdir().expect("temp dir");
     let state = dir.path().join("data").join("node");
     let text = format!(
-        "[realm]\nname = \"Example Realm\"\nversion = \"1\"\n[node]\nstate_dir = \"{}\"\n[network.persistence]\n",
+        "[realm]\nname = \"Example Realm\"\nversion = \"1\"\n[node]\nstate_dir = \"{}\"\n[network.persistence]\nenabled = true\n",
         state.display()
     );
     let cfg = knownpeers::Config::from_toml_str(&text).expect("valid");

@@ -1,7 +1,9 @@
 //! Configuration: TheNodes' `[network.persistence]` table plus knownpeers' own keys, loadable from
-//! a whole TheNodes config file, and its resolution into one realm's settings (path, codec, key
-//! source, KDF parameters, policy). Validation names the offending key. It reads no store or key
-//! file, and never turns a realm that is unsafe as a file-name component into a path.
+//! a whole TheNodes config file or embedded in a host's own serde config, its mode (off,
+//! read-only, read-write, with TheNodes' meaning of `enabled`), TheNodes' realm code, and its
+//! resolution into one realm's settings (path, codec, key source, KDF parameters, policy).
+//! Validation names the offending key. It reads no store or key file, and never turns a realm
+//! that is unsafe as a file-name component into a path.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,15 +43,36 @@ pub struct RealmPolicyConfig {
     pub path: Option<String>,
 }
 
-/// The `[network.persistence]` table.
+/// The `[network.persistence]` table: TheNodes' keys (`enabled`, `path`, `max_entries`,
+/// `ttl_secs`, `save_interval_secs`) plus knownpeers' own (`codec`, `on_corrupt`,
+/// `max_gossip_batch`, `realms.<code>`).
+///
+/// It is `serde::Deserialize`, so a host embeds it in its own config struct in place of its
+/// own persistence table (an absent key takes its default) and hands it to
+/// [`Config::from_persistence`]:
+///
+/// ```
+/// #[derive(serde::Deserialize)]
+/// struct HostNetwork {
+///     persistence: Option<knownpeers::PersistenceConfig>,
+/// }
+/// let network: HostNetwork = serde_json::from_str(
+///     r#"{ "persistence": { "enabled": true, "codec": "msgpack" } }"#,
+/// )
+/// .expect("a valid table");
+/// let config = knownpeers::Config::from_persistence(network.persistence, None, None)
+///     .expect("valid");
+/// assert_eq!(config.mode(), knownpeers::PersistenceMode::ReadWrite);
+/// ```
 ///
 /// Unknown keys in this table are errors (a misspelt key must not silently weaken a policy);
 /// unknown keys elsewhere in a TheNodes file are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PersistenceConfig {
-    /// Whether anything is read or written.
-    pub enabled: bool,
+    /// TheNodes' `enabled`: `Some(true)` reads and writes; absent or `Some(false)` is read-only
+    /// (the file is loaded if present, never written). See [`PersistenceMode`].
+    pub enabled: Option<bool>,
     /// Data file path; may contain `{realm}`. Default `<state_dir>/peers.json`.
     pub path: Option<String>,
     /// Capacity per realm.
@@ -68,27 +91,47 @@ pub struct PersistenceConfig {
     pub realms: BTreeMap<String, RealmPolicyConfig>,
 }
 
+/// The table's defaults (TheNodes' where it has one): `enabled` absent, 1024 entries, a week,
+/// 60 s, JSON, quarantine, 1000 addresses per gossip batch, no realm tables.
+static DEFAULT_TABLE: PersistenceConfig = PersistenceConfig {
+    enabled: None,
+    path: None,
+    max_entries: 1024,
+    ttl_secs: 604_800,
+    save_interval_secs: 60,
+    codec: CodecKind::Json,
+    on_corrupt: OnCorrupt::Quarantine,
+    max_gossip_batch: 1000,
+    realms: BTreeMap::new(),
+};
+
 impl Default for PersistenceConfig {
     fn default() -> Self {
-        PersistenceConfig {
-            enabled: true,
-            path: None,
-            max_entries: 1024,
-            ttl_secs: 604_800,
-            save_interval_secs: 60,
-            codec: CodecKind::Json,
-            on_corrupt: OnCorrupt::Quarantine,
-            max_gossip_batch: 1000,
-            realms: BTreeMap::new(),
-        }
+        DEFAULT_TABLE.clone()
     }
+}
+
+/// What persistence does, from TheNodes' meaning of its config (DESIGN.md "Config").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PersistenceMode {
+    /// No `[network.persistence]` table: an in-memory store; no file is read or written.
+    Off,
+    /// A table with `enabled` absent or `false`: the file is loaded at open if present, and
+    /// nothing on disk is ever created, locked, moved or written (no directory, no lock file,
+    /// no stale-temp cleanup, no quarantine, no saves). A corrupt or unsupported-version file
+    /// is reported ([`crate::LoadReport::unreadable`], a log line, an event) and left where it
+    /// is, and the store starts empty, unless `on_corrupt = "fail"`.
+    ReadOnly,
+    /// `enabled = true`: load, lock, quarantine, flush task, final save.
+    ReadWrite,
 }
 
 /// The whole knownpeers configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Config {
-    /// `[network.persistence]`.
-    pub persistence: PersistenceConfig,
+    /// `[network.persistence]`; `None` (no table) means persistence is off, as in TheNodes.
+    pub persistence: Option<PersistenceConfig>,
     /// `[realm]`'s canonical code: the default realm.
     pub default_realm: Option<String>,
     /// `[node].state_dir`: the default directory.
@@ -192,27 +235,71 @@ impl Config {
     /// Parses and validates TOML (a whole TheNodes config; unknown keys outside our tables are
     /// ignored).
     ///
-    /// A file without a `[network.persistence]` table has persistence disabled, as in TheNodes;
-    /// a file with the table has it enabled unless `enabled = false`. The default realm is
-    /// `[realm]`'s canonical code (`code`, else derived from `name` as TheNodes does); the
-    /// default directory is `[node].state_dir`.
+    /// `enabled` means what it means in TheNodes (see [`PersistenceMode`]): no
+    /// `[network.persistence]` table is off, a table without `enabled = true` is read-only,
+    /// `enabled = true` reads and writes. The default realm is `[realm]`'s canonical code
+    /// (`code`, else [`realm_code`] of `name`, as TheNodes derives it); the default directory
+    /// is `[node].state_dir`.
     pub fn from_toml_str(text: &str) -> Result<Config, ConfigError> {
         let file: TheNodesFile = toml::from_str(text).map_err(|e| parse_error(text, &e))?;
-        let persistence = match file.network.and_then(|n| n.persistence) {
-            Some(p) => p,
-            None => PersistenceConfig {
-                enabled: false,
-                ..PersistenceConfig::default()
-            },
-        };
         let default_realm = file.realm.map(canonical_realm_code).transpose()?;
+        Config::from_persistence(
+            file.network.and_then(|n| n.persistence),
+            default_realm,
+            file.node.and_then(|n| n.state_dir),
+        )
+    }
+
+    /// A validated config from a host's own values: its persistence table (`None`: no table,
+    /// persistence off), its realm's code (TheNodes' `RealmInfo::canonical_code()`, or
+    /// [`realm_code`] of a name; `None`: the realms tables, else `default`), and its state
+    /// directory (the default file is `<state_dir>/peers.json`, `data/peers.json` without one).
+    ///
+    /// ```
+    /// use knownpeers::{Config, PersistenceConfig, PersistenceMode};
+    /// let table = PersistenceConfig {
+    ///     enabled: Some(true),
+    ///     path: Some("data/{realm}.json".into()),
+    ///     ..PersistenceConfig::default()
+    /// };
+    /// let config = Config::from_persistence(
+    ///     Some(table),
+    ///     Some(knownpeers::realm_code("Café Net")),
+    ///     None,
+    /// )
+    /// .expect("valid");
+    /// assert_eq!(config.mode(), PersistenceMode::ReadWrite);
+    /// assert_eq!(config.default_realm.as_deref(), Some("cafe-net"));
+    /// ```
+    pub fn from_persistence(
+        persistence: Option<PersistenceConfig>,
+        default_realm: Option<String>,
+        state_dir: Option<PathBuf>,
+    ) -> Result<Config, ConfigError> {
         let config = Config {
             persistence,
             default_realm,
-            state_dir: file.node.and_then(|n| n.state_dir),
+            state_dir,
         };
         config.validate()?;
         Ok(config)
+    }
+
+    /// Off, read-only or read-write (see [`PersistenceMode`]).
+    pub fn mode(&self) -> PersistenceMode {
+        match &self.persistence {
+            None => PersistenceMode::Off,
+            Some(PersistenceConfig {
+                enabled: Some(true),
+                ..
+            }) => PersistenceMode::ReadWrite,
+            Some(_) => PersistenceMode::ReadOnly,
+        }
+    }
+
+    /// The `[network.persistence]` values in force (the defaults when there is no table).
+    pub fn table(&self) -> &PersistenceConfig {
+        self.persistence.as_ref().unwrap_or(&DEFAULT_TABLE)
     }
 
     /// Reads, parses and validates a config file.
@@ -235,7 +322,7 @@ impl Config {
     /// realm with exactly one key source, KDF parameters at or above the writer's minimum, and
     /// no policy that would refuse its own files.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let p = &self.persistence;
+        let p = self.table();
         if p.save_interval_secs == 0 {
             return Err(ConfigError::new(
                 format!("{TABLE}.save_interval_secs"),
@@ -292,7 +379,7 @@ impl Config {
     /// Every realm the config names: the `realms` tables and `[realm]`; TheNodes' `default`
     /// when it names none.
     pub(crate) fn realm_codes(&self) -> Vec<String> {
-        let mut codes: Vec<String> = self.persistence.realms.keys().cloned().collect();
+        let mut codes: Vec<String> = self.table().realms.keys().cloned().collect();
         match &self.default_realm {
             Some(code) if !codes.contains(code) => codes.push(code.clone()),
             Some(_) => {}
@@ -305,7 +392,7 @@ impl Config {
 
     /// The config key a realm's path comes from (for error messages).
     fn path_key(&self, realm: &str) -> String {
-        match self.persistence.realms.get(realm) {
+        match self.table().realms.get(realm) {
             Some(t) if t.path.is_some() => format!("{TABLE}.realms.{realm}.path"),
             _ => format!("{TABLE}.path"),
         }
@@ -314,7 +401,7 @@ impl Config {
     /// One realm's resolved, validated settings. A realm without a table gets the defaults of
     /// `[network.persistence]`.
     pub(crate) fn realm_settings(&self, realm: &str) -> Result<RealmSettings, ConfigError> {
-        let p = &self.persistence;
+        let p = self.table();
         let table_key = format!("{TABLE}.realms.{realm}");
         check_realm_code(realm, &table_key)?;
         let empty = RealmPolicyConfig::default();
@@ -433,7 +520,7 @@ fn check_realm_code(code: &str, key: &str) -> Result<(), ConfigError> {
         Err(ConfigError::new(
             key,
             format!(
-                "realm {code:?} is not a safe file-name component; use 1 to 255 ASCII letters, digits, '-', '_' or '.', not starting with '.'"
+                "realm {code:?} is not a safe file-name component; use 1 to 255 ASCII letters, digits, '-', '_' or '.', not starting with '.' (knownpeers::realm_code turns a realm name into TheNodes' code)"
             ),
         ))
     }
@@ -483,11 +570,7 @@ fn check_kdf(kdf: &knownpeers_keys::KdfParams, table_key: &str) -> Result<(), Co
         .map_err(|e| ConfigError::new(table_key, e.to_string()))
 }
 
-/// TheNodes' `RealmInfo::canonical_code`: `code` if given, else `name` in strict ASCII kebab
-/// case (letters and digits lowercased, every other run of characters one `-`, trimmed,
-/// `default` if nothing is left). TheNodes transliterates non-ASCII Latin letters, which this
-/// crate does not; a non-ASCII name without a `code` is an error rather than a guess that could
-/// name another realm's file.
+/// TheNodes' `RealmInfo::canonical_code`: `code` if given, else [`realm_code`] of `name`.
 fn canonical_realm_code(t: RealmTable) -> Result<String, ConfigError> {
     if let Some(code) = t.code {
         return Ok(code);
@@ -495,27 +578,76 @@ fn canonical_realm_code(t: RealmTable) -> Result<String, ConfigError> {
     let name = t.name.ok_or_else(|| {
         ConfigError::new("realm.name", "missing; give the realm's name (or its code)")
     })?;
-    if !name.is_ascii() {
-        return Err(ConfigError::new(
-            "realm.code",
-            format!("the realm name {name:?} is not ASCII; set code = \"...\" explicitly"),
-        ));
+    Ok(realm_code(&name))
+}
+
+/// The realm code TheNodes 0.4.0 derives from a realm name (`RealmInfo::canonical_code` of a
+/// realm without an explicit `code`, i.e. `to_kebab_ascii_strict`), character for character:
+/// ASCII letters and digits lowercased; `ü`/`Ü` become `ue`; other Latin letters (Latin-1
+/// Supplement and Latin Extended A-E) transliterated with `deunicode`; every other character
+/// a separator; runs of separators one `-`, trimmed at both ends; `default` if nothing is left.
+///
+/// ```
+/// assert_eq!(knownpeers::realm_code("Café Net"), "cafe-net");
+/// assert_eq!(knownpeers::realm_code("Smörgåsbord für"), "smorgasbord-fuer");
+/// assert_eq!(knownpeers::realm_code("こんにちは"), "default");
+/// ```
+///
+/// The result uses only `a-z`, `0-9` and `-`, so it is a safe file-name component whenever it
+/// is at most 255 bytes long (a longer one is refused by [`Config::validate`]).
+pub fn realm_code(name: &str) -> String {
+    fn is_latin(c: char) -> bool {
+        let u = c as u32;
+        (0x00C0..=0x00FF).contains(&u)
+            || (0x0100..=0x017F).contains(&u)
+            || (0x0180..=0x024F).contains(&u)
+            || (0x1E00..=0x1EFF).contains(&u)
+            || (0x2C60..=0x2C7F).contains(&u)
+            || (0xA720..=0xA7FF).contains(&u)
     }
-    let mut code = String::with_capacity(name.len());
-    for ch in name.chars() {
-        if ch.is_ascii_alphanumeric() {
-            code.push(ch.to_ascii_lowercase());
-        } else if !code.is_empty() && !code.ends_with('-') {
-            code.push('-');
+    let mut out = String::with_capacity(name.len());
+    let mut last_dash = false;
+    fn separator(out: &mut String, last_dash: &mut bool) {
+        if !*last_dash {
+            out.push('-');
+            *last_dash = true;
         }
     }
-    while code.ends_with('-') {
-        code.pop();
+    for ch in name.chars() {
+        if ch.is_ascii() {
+            let lc = ch.to_ascii_lowercase();
+            if lc.is_ascii_alphanumeric() {
+                out.push(lc);
+                last_dash = false;
+            } else {
+                separator(&mut out, &mut last_dash);
+            }
+        } else if ch == 'ü' || ch == 'Ü' {
+            out.push_str("ue");
+            last_dash = false;
+        } else if is_latin(ch) {
+            let mut pushed_any = false;
+            for tc in deunicode::deunicode_char(ch).unwrap_or("").chars() {
+                let lc = tc.to_ascii_lowercase();
+                if lc.is_ascii_alphanumeric() {
+                    out.push(lc);
+                    last_dash = false;
+                    pushed_any = true;
+                }
+            }
+            if !pushed_any {
+                separator(&mut out, &mut last_dash);
+            }
+        } else {
+            separator(&mut out, &mut last_dash);
+        }
     }
+    let code = out.trim_matches('-');
     if code.is_empty() {
-        code.push_str(FALLBACK_REALM);
+        FALLBACK_REALM.to_owned()
+    } else {
+        code.to_owned()
     }
-    Ok(code)
 }
 
 /// A TOML error as a [`ConfigError`] whose key is the dotted key on the line the error points

@@ -8,11 +8,12 @@ mod backoff;
 mod slab;
 mod state;
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 
-use knownpeers_codecs::{stored_addr, EntrySource, PeerEntry};
+use knownpeers_codecs::{stored_addr, EntrySource, PeerEntry, PeerSource};
 
 use slab::Branch;
 use state::State;
@@ -141,6 +142,17 @@ pub enum Observed {
     Ignored,
     /// The store is full of entries this one may not evict.
     NotStored,
+}
+
+/// An address's dial schedule ([`PeerStore::dial_state`]): runtime-only, never persisted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DialState {
+    /// Consecutive dial failures since the last success (saturates at 255).
+    pub failures: u32,
+    /// Unix time in ms before which [`PeerStore::dial_candidates`] does not offer the address;
+    /// `None`: it may be dialled now.
+    pub next_dial_at_ms: Option<u64>,
 }
 
 /// Metadata over FORMAT.md's limits.
@@ -365,8 +377,58 @@ impl PeerStore {
         state::check_metadata(node_id.as_deref(), &capabilities)?;
         let addr = stored_addr(addr);
         Ok(self.mutate(|state, now_ms| {
-            state.observe_connected(addr, node_id, capabilities, now_ms / 1000)
+            state.observe_success(addr, Some(node_id), Some(capabilities), now_ms / 1000)
         }))
+    }
+    /// A successful connection that keeps what it does not know: source Connected,
+    /// `last_seen = now`, dial failures reset; `node_id` or `capabilities` given as `None`
+    /// keep the entry's value (a new entry gets none/empty), `Some` replaces it. One atomic
+    /// call, so "connected again" needs no read-then-write. Oversize metadata is refused
+    /// (nothing changes).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use knownpeers::{ManualClock, PeerSource, PeerStore, StoreConfig};
+    ///
+    /// let store = PeerStore::new(StoreConfig::default(), Arc::new(ManualClock::at_secs(1000)));
+    /// let addr = "192.0.2.7:7447".parse().expect("an address");
+    /// store.observe_success(addr, Some("node-7".into()), Some(vec!["relay".into()]))?;
+    /// store.observe_success(addr, None, None)?; // a reconnect: metadata kept
+    /// let entry = store.get(&addr).expect("stored");
+    /// assert_eq!(entry.source, PeerSource::Connected);
+    /// assert_eq!(entry.node_id.as_deref(), Some("node-7"));
+    /// assert_eq!(entry.capabilities, ["relay"]);
+    /// # Ok::<(), knownpeers::MetadataRejected>(())
+    /// ```
+    pub fn observe_success(
+        &self,
+        addr: SocketAddr,
+        node_id: Option<String>,
+        capabilities: Option<Vec<String>>,
+    ) -> Result<Observed, MetadataRejected> {
+        state::check_metadata(node_id.as_deref(), capabilities.as_deref().unwrap_or(&[]))?;
+        let addr = stored_addr(addr);
+        Ok(self.mutate(|state, now_ms| {
+            state.observe_success(addr, node_id.map(Some), capabilities, now_ms / 1000)
+        }))
+    }
+    /// Seeds `addr` as `source` (`last_seen = now`, no metadata) if it has no live entry; an
+    /// existing entry is not refreshed, re-sourced or otherwise touched. True if inserted
+    /// (false also when the store is full of entries this one may not evict).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use knownpeers::{ManualClock, PeerSource, PeerStore, StoreConfig};
+    ///
+    /// let store = PeerStore::new(StoreConfig::default(), Arc::new(ManualClock::at_secs(1000)));
+    /// let addr = "192.0.2.8:7447".parse().expect("an address");
+    /// assert!(store.insert_if_absent(addr, PeerSource::Gossip));
+    /// assert!(!store.insert_if_absent(addr, PeerSource::Bootstrap)); // still Gossip
+    /// assert_eq!(store.get(&addr).expect("stored").source, PeerSource::Gossip);
+    /// ```
+    pub fn insert_if_absent(&self, addr: SocketAddr, source: PeerSource) -> bool {
+        let addr = stored_addr(addr);
+        self.mutate(|state, now_ms| state.insert_if_absent(addr, source, now_ms / 1000))
     }
     /// Seeding from configuration: inserts as Bootstrap, or raises/refreshes.
     pub fn observe_bootstrap(&self, addr: SocketAddr) -> Observed {
@@ -440,6 +502,71 @@ impl PeerStore {
             len,
         }
     }
+    /// Addresses of every unexpired entry (Connected, then Bootstrap, then Gossip; each most
+    /// recent first), without copying the entries.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use knownpeers::{ManualClock, PeerStore, StoreConfig};
+    ///
+    /// let store = PeerStore::new(StoreConfig::default(), Arc::new(ManualClock::at_secs(1000)));
+    /// let addr = "192.0.2.9:7447".parse().expect("an address");
+    /// store.observe_bootstrap(addr);
+    /// assert_eq!(store.live_addrs(), [addr]);
+    /// ```
+    pub fn live_addrs(&self) -> Vec<SocketAddr> {
+        self.read(|state, now_ms| state.live_addrs(now_ms / 1000))
+    }
+    /// A uniform random sample of up to `k` unexpired addresses not in `exclude`, in random
+    /// order (fewer if fewer qualify), without copying entries. One walk of the store under
+    /// its lock; the store's RNG (seeded by [`StoreConfig::jitter_seed`]) draws.
+    ///
+    /// ```
+    /// use std::collections::HashSet;
+    /// use std::sync::Arc;
+    /// use knownpeers::{ManualClock, PeerStore, StoreConfig};
+    ///
+    /// let store = PeerStore::new(StoreConfig::default(), Arc::new(ManualClock::at_secs(1000)));
+    /// for port in 1..=10 {
+    ///     store.observe_bootstrap(([192, 0, 2, 1], port).into());
+    /// }
+    /// let connected: HashSet<_> = [([192, 0, 2, 1], 1).into()].into();
+    /// let sample = store.sample_addrs(3, &connected);
+    /// assert_eq!(sample.len(), 3);
+    /// assert!(sample.iter().all(|a| !connected.contains(a)));
+    /// ```
+    pub fn sample_addrs(&self, k: usize, exclude: &HashSet<SocketAddr>) -> Vec<SocketAddr> {
+        let mut state = self.lock();
+        let now_s = self.shared.clock.now_ms() / 1000;
+        state.sample_addrs(k, exclude, now_s)
+    }
+    /// The dial state of `addr`'s unexpired entry (`None` if it has none): consecutive
+    /// failures and when it may be dialled again.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use knownpeers::{ManualClock, PeerStore, StoreConfig};
+    ///
+    /// let store = PeerStore::new(StoreConfig::default(), Arc::new(ManualClock::at_secs(1000)));
+    /// let addr = "192.0.2.10:7447".parse().expect("an address");
+    /// store.observe_bootstrap(addr);
+    /// assert_eq!(store.dial_state(&addr).expect("stored").failures, 0);
+    /// store.observe_dial_failure(addr);
+    /// let state = store.dial_state(&addr).expect("stored");
+    /// assert_eq!(state.failures, 1);
+    /// assert!(state.next_dial_at_ms.is_some()); // in backoff
+    /// ```
+    pub fn dial_state(&self, addr: &SocketAddr) -> Option<DialState> {
+        let addr = stored_addr(*addr);
+        self.read(|state, now_ms| {
+            state
+                .dial_state(&addr, now_ms / 1000)
+                .map(|(failures, next_ms)| DialState {
+                    failures: u32::from(failures),
+                    next_dial_at_ms: (next_ms > now_ms).then_some(next_ms),
+                })
+        })
+    }
     /// Unexpired entries advertising capability `cap`.
     pub fn with_capability(&self, cap: &str) -> Vec<PeerEntry> {
         self.read(|state, now_ms| state.with_capability(cap, now_ms / 1000))
@@ -477,6 +604,10 @@ impl PeerStore {
     /// A counter bumped by every change to the persisted contents.
     pub fn generation(&self) -> u64 {
         self.lock().generation()
+    }
+    /// The store clock's time in unix seconds.
+    pub(crate) fn clock_now(&self) -> u64 {
+        self.shared.clock.now()
     }
     /// Called (outside the lock) after every change; the flush task uses it to learn of dirt.
     pub fn set_change_hook(&self, hook: Arc<dyn Fn() + Send + Sync>) {

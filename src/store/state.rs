@@ -407,11 +407,13 @@ impl State {
         }
     }
 
-    pub(crate) fn observe_connected(
+    /// A successful connection. `node_id`/`capabilities` given as `None` keep an existing
+    /// entry's value (a new entry gets none/empty); `Some` replaces it.
+    pub(crate) fn observe_success(
         &mut self,
         addr: SocketAddr,
-        node_id: Option<String>,
-        capabilities: Vec<String>,
+        node_id: Option<Option<String>>,
+        capabilities: Option<Vec<String>>,
         now_s: u64,
     ) -> Observed {
         let hash = self.hash(&addr);
@@ -421,8 +423,12 @@ impl State {
                 let from = rank(entry.source);
                 entry.source = PeerSource::Connected;
                 entry.last_seen = now_s;
-                entry.node_id = node_id;
-                entry.capabilities = capabilities;
+                if let Some(node_id) = node_id {
+                    entry.node_id = node_id;
+                }
+                if let Some(capabilities) = capabilities {
+                    entry.capabilities = capabilities;
+                }
                 // A success resets the dial backoff.
                 self.retier(
                     slot,
@@ -439,12 +445,33 @@ impl State {
                     addr,
                     source: PeerSource::Connected,
                     last_seen: now_s,
-                    meta: Meta::Owned(node_id, capabilities),
+                    meta: Meta::Owned(node_id.flatten(), capabilities.unwrap_or_default()),
                 },
                 hash,
                 now_s,
             ),
         }
+    }
+
+    /// Inserts `addr` as `source` with `last_seen = now` if it has no live entry; an existing
+    /// entry is left exactly as it is. True if inserted.
+    pub(crate) fn insert_if_absent(
+        &mut self,
+        addr: SocketAddr,
+        source: PeerSource,
+        now_s: u64,
+    ) -> bool {
+        let hash = self.hash(&addr);
+        if self.find_live(&addr, hash, now_s).is_some() {
+            return false;
+        }
+        let new = NewEntry {
+            addr,
+            source,
+            last_seen: now_s,
+            meta: Meta::Owned(None, Vec::new()),
+        };
+        self.insert_new(new, hash, now_s) == Observed::Inserted
     }
 
     pub(crate) fn observe_bootstrap(&mut self, addr: SocketAddr, now_s: u64) -> Observed {
@@ -552,6 +579,56 @@ impl State {
                 .map(|(&slot, &dial)| (self.slab.get(slot), dial))
                 .filter(move |(entry, _)| !is_expired(entry, now_s, ttl))
         })
+    }
+
+    /// Addresses of every live entry, in query order.
+    pub(crate) fn live_addrs(&self, now_s: u64) -> Vec<SocketAddr> {
+        let mut out = Vec::with_capacity(self.index.len());
+        out.extend(self.live(now_s).map(|(entry, _)| entry.addr));
+        out
+    }
+
+    /// A uniform random sample of up to `k` live addresses not in `exclude` (reservoir
+    /// sampling over one walk, so only `k` addresses are ever held), in random order.
+    pub(crate) fn sample_addrs(
+        &mut self,
+        k: usize,
+        exclude: &std::collections::HashSet<SocketAddr>,
+        now_s: u64,
+    ) -> Vec<SocketAddr> {
+        let mut rng = std::mem::replace(&mut self.rng, fastrand::Rng::with_seed(0));
+        let mut sample: Vec<SocketAddr> = Vec::with_capacity(k.min(self.index.len()));
+        if k > 0 {
+            let eligible = self
+                .live(now_s)
+                .map(|(entry, _)| entry.addr)
+                .filter(|addr| !exclude.contains(addr));
+            for (seen, addr) in eligible.enumerate() {
+                if seen < k {
+                    sample.push(addr);
+                } else {
+                    let j = rng.usize(0..=seen);
+                    if j < k {
+                        sample[j] = addr;
+                    }
+                }
+            }
+            rng.shuffle(&mut sample);
+        }
+        self.rng = rng;
+        sample
+    }
+
+    /// The dial state of a live entry: consecutive failures and the unix ms before which it is
+    /// not offered (0 if never failed since its last success).
+    pub(crate) fn dial_state(&self, addr: &SocketAddr, now_s: u64) -> Option<(u8, u64)> {
+        let slot = self.find(addr, self.hash(addr))?;
+        let entry = self.slab.get(slot);
+        if is_expired(entry, now_s, self.config.ttl_secs) {
+            return None;
+        }
+        let dial = self.tiers[rank(entry.source)].get(&slot)?;
+        Some((dial.failures(), dial.next_dial_ms()))
     }
 
     pub(crate) fn with_capability(&self, cap: &str, now_s: u64) -> Vec<PeerEntry> {

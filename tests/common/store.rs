@@ -27,7 +27,7 @@ pub fn addr(i: u32) -> SocketAddr {
 /// `[network.persistence]` (start `extra` with keys, then any realm tables).
 pub fn config(dir: &Path, extra: &str) -> Config {
     let text = format!(
-        "[network.persistence]\npath = \"{}/{{realm}}.peers\"\n{extra}",
+        "[network.persistence]\nenabled = true\npath = \"{}/{{realm}}.peers\"\n{extra}",
         dir.display()
     );
     Config::from_toml_str(&text).unwrap_or_else(|e| panic!("test config invalid: {e}\n{text}"))

@@ -63,7 +63,8 @@ impl RealmPlan {
         data_dir.join(format!("peers-{}.{ext}", self.node_id(i)))
     }
 
-    /// One node's persistence config: its own file, this realm's policy.
+    /// One node's persistence config: its own file, this realm's policy; read-write, or off
+    /// (no table) for the control.
     fn config(&self, path: &Path, enabled: bool) -> Config {
         let mut realms = BTreeMap::new();
         realms.insert(
@@ -74,16 +75,17 @@ impl RealmPlan {
                 ..RealmPolicyConfig::default()
             },
         );
+        let table = PersistenceConfig {
+            enabled: Some(true),
+            // `Plan::from_args` checked that the data dir is UTF-8.
+            path: Some(path.to_string_lossy().into_owned()),
+            save_interval_secs: SAVE_INTERVAL_SECS,
+            codec: self.codec,
+            realms,
+            ..PersistenceConfig::default()
+        };
         Config {
-            persistence: PersistenceConfig {
-                enabled,
-                // `Plan::from_args` checked that the data dir is UTF-8.
-                path: Some(path.to_string_lossy().into_owned()),
-                save_interval_secs: SAVE_INTERVAL_SECS,
-                codec: self.codec,
-                realms,
-                ..PersistenceConfig::default()
-            },
+            persistence: enabled.then_some(table),
             default_realm: Some(self.code.clone()),
             state_dir: None,
         }
