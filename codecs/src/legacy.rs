@@ -112,7 +112,7 @@ pub fn write_legacy(entries: &[PeerEntry]) -> Result<Vec<u8>, Error> {
     }
     check.finish(entries.len())?;
     let mut order: Vec<&PeerEntry> = entries.iter().collect();
-    order.sort_by(|a, b| b.last_seen.cmp(&a.last_seen));
+    order.sort_by_key(|entry| std::cmp::Reverse(entry.last_seen));
     let records: Vec<LegacyOut<'_>> = order
         .into_iter()
         .map(|entry| LegacyOut {
