@@ -1,6 +1,6 @@
 //! The `knownpeers` binary end to end (issue 2, acceptance 1; DESIGN.md "CLI knownpeers"): every
 //! vector of tests/vectors/cases.json through `verify` and `export` with its exit code, convert
-//! roundtrips through every codec and key kind, legacy input, IN = OUT, keygen, key-file
+//! roundtrips through every codec and key kind, legacy input and output, IN = OUT, keygen, key-file
 //! permissions, usage errors, broken pipes, and that no error line carries a secret.
 //!
 //! Each test runs the real binary in its own temp dir; nothing here reads /work/shared, and no
@@ -521,6 +521,104 @@ fn convert_reads_legacy_input_into_the_named_realm() {
         assert_eq!(inspect_json(&out)["realm"], REALM);
         assert_eq!(export_entries(&out, &[], &[]), expected);
     }
+}
+
+#[test]
+fn convert_to_legacy_writes_thenodes_array_and_reads_back() {
+    let dir = TempDir::new().expect("temp dir");
+    let out = dir.path().join("peers.json");
+    let r = ok(
+        run(argv(&[
+            &"convert",
+            &vector("json-basic.json"),
+            &out,
+            &"--to",
+            &"legacy",
+        ])),
+        "convert --to legacy",
+    );
+    assert!(r.stdout.contains("(legacy)"), "{}", r.stdout);
+    assert!(
+        r.stderr.is_empty(),
+        "a plaintext input needs no warning: {}",
+        r.stderr
+    );
+
+    // TheNodes 0.4's PeerRecord array, most recent first: Connected is Handshake, last_seen is
+    // last_success_epoch, failures 0, absent metadata omitted, no realm anywhere.
+    let text = std::fs::read_to_string(&out).expect("out");
+    let written: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(
+        written,
+        serde_json::json!([
+            {"addr": "[2001:db8::1]:9000", "source": "Handshake", "failures": 0,
+             "last_success_epoch": 1763999940u64, "node_id": "node-v6"},
+            {"addr": "203.0.113.10:7447", "source": "Gossip", "failures": 0,
+             "last_success_epoch": 1763996400u64, "node_id": "node-abc",
+             "capabilities": ["relay"]},
+            {"addr": "198.51.100.7:50001", "source": "Bootstrap", "failures": 0,
+             "last_success_epoch": 1763913600u64},
+        ])
+    );
+    assert!(!text.contains(REALM), "the array names no realm");
+    assert_eq!(inspect_json(&out)["codec"], "legacy");
+
+    // And forward again: the same entries as the knownpeers file it came from.
+    let back = dir.path().join("back.json");
+    ok(
+        run(argv(&[
+            &"convert", &out, &back, &"--to", &"json", &"--realm", &REALM,
+        ])),
+        "legacy back to json",
+    );
+    // Same entries; the order is the array's (most recent first).
+    let by_addr = |mut v: Vec<Value>| {
+        v.sort_by_key(|e| e["addr"].as_str().map(str::to_owned));
+        v
+    };
+    assert_eq!(
+        by_addr(export_entries(&back, &[], &[])),
+        by_addr(basic_entries())
+    );
+}
+
+#[test]
+fn convert_sealed_to_legacy_warns_and_kdf_flags_are_refused() {
+    let dir = TempDir::new().expect("temp dir");
+    let key = private_key_copy(dir.path(), "key-basic.key");
+    let out = dir.path().join("peers.json");
+    let sealed = vector("sealed-keyfile.kp");
+    let r = run(argv(&[
+        &"convert",
+        &sealed,
+        &out,
+        &"--to",
+        &"legacy",
+        &"--in-key-file",
+        &key,
+        &MIN_KDF[0],
+        &MIN_KDF[1],
+    ]));
+    failed(&r, 2, "--kdf-* with --to legacy");
+    assert!(!out.exists(), "nothing written on a usage error");
+
+    let r = ok(
+        run(argv(&[
+            &"convert",
+            &sealed,
+            &out,
+            &"--to",
+            &"legacy",
+            &"--key-file",
+            &key,
+        ])),
+        "sealed to legacy",
+    );
+    assert!(r.stderr.starts_with("warning: "), "{}", r.stderr);
+    assert!(r.stderr.contains("plaintext"), "{}", r.stderr);
+    let records: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(&out).expect("out")).expect("array");
+    assert_eq!(records.len(), basic_entries().len());
 }
 
 #[test]

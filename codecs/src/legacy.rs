@@ -1,5 +1,7 @@
-//! The read-only TheNodes 0.2/0.3 `peers.json` reader (FORMAT.md "Legacy input"). Owns the
-//! mapping of TheNodes sources onto ours; must never write this format.
+//! TheNodes' own `peers.json` (FORMAT.md "Legacy input" and "Legacy output"): the reader a
+//! deployment switches over with, and the writer of the way back (`convert --to legacy`). Owns
+//! the mapping of TheNodes sources onto ours and back; no store or runtime ever writes this
+//! format, only an explicit conversion.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -8,7 +10,7 @@ use std::marker::PhantomData;
 use serde::de::DeserializeSeed;
 use serde::Deserialize;
 
-use crate::entry::{check_entry_count, check_file_size};
+use crate::entry::{check_entry_count, check_file_size, WriteCheck};
 use crate::json::{build_entry, json_error, list_capacity, strip_bom, Count, ListSeed, Record};
 use crate::{Error, PeerEntry, PeerSource};
 
@@ -83,4 +85,54 @@ pub(crate) fn count(bytes: &[u8]) -> Result<u64, Error> {
     count
         .0
         .ok_or_else(|| Error::corrupt("legacy TheNodes peers.json: not an array"))
+}
+
+/// One TheNodes 0.4 `PeerRecord` as TheNodes' `save_to_file` writes it.
+#[derive(serde::Serialize)]
+struct LegacyOut<'a> {
+    addr: std::net::SocketAddr,
+    source: &'static str,
+    /// Runtime state TheNodes requires in every record; knownpeers keeps none, so 0.
+    failures: u32,
+    last_success_epoch: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    node_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capabilities: Option<&'a [String]>,
+}
+
+/// Encodes entries as a TheNodes 0.4 `peers.json`: a pretty-printed JSON array of `PeerRecord`s,
+/// most recently seen first (the order TheNodes saves in). `Connected` becomes `Handshake`,
+/// `Bootstrap` and `Gossip` stay; `last_seen` becomes `last_success_epoch` (TheNodes expires
+/// records by it on load); `failures` is 0. The realm is not written: the array names none.
+/// Entries are checked as every writer checks them (limits, duplicate addresses, file size).
+pub fn write_legacy(entries: &[PeerEntry]) -> Result<Vec<u8>, Error> {
+    let mut check = WriteCheck::new(entries.len())?;
+    for entry in entries {
+        check.check(entry)?;
+    }
+    check.finish(entries.len())?;
+    let mut order: Vec<&PeerEntry> = entries.iter().collect();
+    order.sort_by_key(|entry| std::cmp::Reverse(entry.last_seen));
+    let records: Vec<LegacyOut<'_>> = order
+        .into_iter()
+        .map(|entry| LegacyOut {
+            addr: entry.addr,
+            source: match entry.source {
+                PeerSource::Connected => "Handshake",
+                PeerSource::Bootstrap => "Bootstrap",
+                PeerSource::Gossip => "Gossip",
+            },
+            failures: 0,
+            last_success_epoch: entry.last_seen,
+            node_id: entry.node_id.as_deref(),
+            capabilities: (!entry.capabilities.is_empty()).then_some(&entry.capabilities[..]),
+        })
+        .collect();
+    let mut out = serde_json::to_vec_pretty(&records).map_err(|e| Error::InvalidInput {
+        what: format!("legacy TheNodes peers.json: {e}"),
+    })?;
+    out.push(b'\n');
+    check_file_size(out.len() as u64)?;
+    Ok(out)
 }

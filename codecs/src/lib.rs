@@ -76,6 +76,7 @@ pub use error::{Error, ErrorKind};
 pub use frame::FrameVersion;
 pub use json::JsonCodec;
 pub use knownpeers_keys::{KdfParams, Key, SecretString};
+pub use legacy::write_legacy;
 pub use msgpack::MsgpackCodec;
 pub use read::{inspect, read, read_owned, Decoded, Header, KdfInfo, ReadPolicy};
 pub use sealed::SealedCodec;

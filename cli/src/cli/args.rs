@@ -42,9 +42,9 @@ pub(crate) enum Command {
     Export(ExportArgs),
     /// Rewrite a file atomically in another codec or under another key.
     ///
-    /// Rekey: the same codec with a new key (--in-* names the old key). IN may be a legacy TheNodes peers.json (then --realm is required); IN and OUT may be
+    /// Rekey: the same codec with a new key (--in-* names the old key). IN may be a legacy TheNodes peers.json (then --realm is required); `--to legacy` writes one (the way back to a TheNodes without knownpeers; the realm is not kept). IN and OUT may be
     /// the same file; an existing OUT is replaced atomically (only if it is a knownpeers file), under OUT's store lock (`OUT.lock`, exit 10 while a node has OUT open). Converting a sealed file with
-    /// `--to json` or `--to msgpack` writes the peers in plaintext: it is allowed because you
+    /// `--to json`, `--to msgpack` or `--to legacy` writes the peers in plaintext: it is allowed because you
     /// asked for it explicitly, and a warning says so.
     Convert(ConvertArgs),
     /// Fully check a file and print a one-line verdict.
@@ -154,14 +154,29 @@ pub(crate) enum ToCodec {
     Msgpack,
     /// Binary frame, body sealed with XChaCha20-Poly1305 (needs a key or passphrase).
     Sealed,
+    /// TheNodes 0.4's own peers.json array (plaintext, no realm): the way back to a TheNodes
+    /// without knownpeers, which reads a knownpeers file as no peers.
+    Legacy,
 }
 
-impl From<ToCodec> for CodecKind {
-    fn from(to: ToCodec) -> CodecKind {
-        match to {
-            ToCodec::Json => CodecKind::Json,
-            ToCodec::Msgpack => CodecKind::Msgpack,
-            ToCodec::Sealed => CodecKind::Sealed,
+impl ToCodec {
+    /// The knownpeers codec, or `None` for TheNodes' legacy array (written by `write_legacy`).
+    pub(crate) fn codec(self) -> Option<CodecKind> {
+        match self {
+            ToCodec::Json => Some(CodecKind::Json),
+            ToCodec::Msgpack => Some(CodecKind::Msgpack),
+            ToCodec::Sealed => Some(CodecKind::Sealed),
+            ToCodec::Legacy => None,
+        }
+    }
+
+    /// The name `--to` takes.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ToCodec::Json => "json",
+            ToCodec::Msgpack => "msgpack",
+            ToCodec::Sealed => "sealed",
+            ToCodec::Legacy => "legacy",
         }
     }
 }

@@ -13,7 +13,7 @@ use knownpeers_codecs::{
 use knownpeers_keys::{KdfParams, Key};
 
 use super::args::{
-    ConvertArgs, ExportArgs, InspectArgs, KdfCeilingArgs, KeySpec, KeygenArgs, VerifyArgs,
+    ConvertArgs, ExportArgs, InspectArgs, KdfCeilingArgs, KeySpec, KeygenArgs, ToCodec, VerifyArgs,
 };
 use super::error::{Failure, KeyFlags};
 use super::io::{emit, now_secs, open_regular, read_input, regular_metadata, rfc3339_utc, Input};
@@ -184,7 +184,8 @@ pub(crate) fn verify(args: &VerifyArgs) -> Result<(), Failure> {
 
 /// `convert IN OUT --to CODEC`: read IN whole, then replace OUT atomically.
 pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
-    let to = CodecKind::from(args.to);
+    let to = args.to;
+    let sealed = to == ToCodec::Sealed;
     let out_spec = args.key.spec();
     // The output key doubles as the input key unless an --in-* key is given; hints about IN's
     // key always name the --in-* flags, the unambiguous way to give it.
@@ -192,23 +193,23 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
     let in_flags = KeyFlags::In;
 
     // Every usage check before any I/O or key work.
-    if to == CodecKind::Sealed && out_spec.is_none() {
+    if sealed && out_spec.is_none() {
         return Err(Failure::usage(
             "--to sealed needs a key for OUT: pass --key-file PATH (create one with `knownpeers \
              keygen PATH`), --passphrase-env VAR or --passphrase-file PATH",
         ));
     }
     let out_is_passphrase = out_spec.as_ref().is_some_and(KeySpec::is_passphrase);
-    if args.kdf.any() && !(to == CodecKind::Sealed && out_is_passphrase) {
+    if args.kdf.any() && !(sealed && out_is_passphrase) {
         return Err(Failure::usage(
             "--kdf-m-kib, --kdf-t and --kdf-p apply only to --to sealed with a passphrase \
              (--passphrase-env or --passphrase-file); remove them",
         ));
     }
-    if args.format_version.is_some() && to == CodecKind::Json {
+    if args.format_version.is_some() && !matches!(to, ToCodec::Msgpack | ToCodec::Sealed) {
         return Err(Failure::usage(
-            "--format-version applies only to --to msgpack or --to sealed (the JSON envelope has \
-             one version); remove it",
+            "--format-version applies only to --to msgpack or --to sealed (the JSON envelope and \
+             TheNodes' array have one version); remove it",
         ));
     }
     let version = match args.format_version {
@@ -216,7 +217,7 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
         Some(n) => FrameVersion::from_number(n).expect("clap allows only 1 and 2"),
     };
     let params = args.kdf.params();
-    if to == CodecKind::Sealed && out_is_passphrase {
+    if sealed && out_is_passphrase {
         params
             .check_bounds()
             .and_then(|()| params.check_writer_minimum())
@@ -245,32 +246,38 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
     knownpeers::remove_stale_temps(&args.output)
         .map_err(|e| Failure::from_error(&e, KeyFlags::Plain))?;
 
-    let codec: Arc<dyn Codec> = match plaintext_codec_with_version(to, version) {
-        Some(codec) => codec,
-        None => {
+    let codec: Option<Arc<dyn Codec>> = match to.codec() {
+        None => None,
+        Some(CodecKind::Sealed) => {
             let spec = out_spec
                 .as_ref()
                 .expect("checked above: --to sealed has an output key");
-            Arc::new(sealed_codec(spec, params, KeyFlags::Plain)?.with_frame_version(version))
+            Some(Arc::new(
+                sealed_codec(spec, params, KeyFlags::Plain)?.with_frame_version(version),
+            ))
         }
+        Some(kind) => plaintext_codec_with_version(kind, version),
     };
-    let bytes = codec
-        .encode(&decoded.file.realm, now_secs(), &decoded.file.entries)
-        .map_err(|e| Failure::format(&args.output, e, KeyFlags::Plain))?;
+    let encoded = match codec {
+        Some(codec) => codec.encode(&decoded.file.realm, now_secs(), &decoded.file.entries),
+        // TheNodes' own array: no realm, no saved_at.
+        None => knownpeers_codecs::write_legacy(&decoded.file.entries),
+    };
+    let bytes = encoded.map_err(|e| Failure::format(&args.output, e, KeyFlags::Plain))?;
     knownpeers::write_atomic(&args.output, &bytes)
         .map_err(|e| Failure::from_error(&e, KeyFlags::Plain))?;
 
-    if decoded.format == Format::Sealed && to != CodecKind::Sealed {
+    if decoded.format == Format::Sealed && !sealed {
         super::warn(&format!(
             "{}: written in plaintext as you asked (--to {}); its peers are no longer encrypted \
              on disk",
             safe_path(&args.output),
-            codec_name(to)
+            to.name()
         ));
     }
     let written = match to {
-        CodecKind::Json => codec_name(to).to_string(),
-        _ => format!("{}, version {version}", codec_name(to)),
+        ToCodec::Msgpack | ToCodec::Sealed => format!("{}, version {version}", to.name()),
+        ToCodec::Json | ToCodec::Legacy => to.name().to_string(),
     };
     let line = format!(
         "converted {} ({}, realm {}, {} entries) to {} ({written})\n",
@@ -281,14 +288,6 @@ pub(crate) fn convert(args: &ConvertArgs) -> Result<(), Failure> {
         safe_path(&args.output),
     );
     emit(line.as_bytes())
-}
-
-fn codec_name(kind: CodecKind) -> &'static str {
-    match kind {
-        CodecKind::Json => "json",
-        CodecKind::Msgpack => "msgpack",
-        CodecKind::Sealed => "sealed",
-    }
 }
 
 /// An existing OUT is replaced only when it is a knownpeers file (or absent): a mistyped OUT
