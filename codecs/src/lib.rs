@@ -50,6 +50,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod addr;
 mod body;
 mod codec;
 mod detect;
