@@ -1546,3 +1546,54 @@ fn ipv6_flow_info_is_not_part_of_an_address() {
         .map_err(|e| e.to_string());
     assert!(bytes.is_ok(), "the snapshot encodes: {bytes:?}");
 }
+
+/// A snapshot says its addresses are unique, so the writer skips its duplicate set: whatever a
+/// hydrate was given (the same address twice, once with IPv6 flow info), the file written from
+/// a snapshot holds each address once and reads back.
+#[test]
+fn snapshot_of_a_hydrate_with_duplicates_writes_a_readable_file() {
+    use knownpeers::codecs::{read, JsonCodec, MsgpackCodec, ReadPolicy};
+    use std::net::SocketAddrV6;
+    let (store, _clock) = store_with(config(64, 1000));
+    let v6 = |flow| {
+        SocketAddr::V6(SocketAddrV6::new(
+            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1),
+            7447,
+            flow,
+            0,
+        ))
+    };
+    let entry = |addr, source, age: u64| PeerEntry {
+        addr,
+        source,
+        last_seen: T0 - age,
+        node_id: None,
+        capabilities: vec![],
+    };
+    let report = store.hydrate(vec![
+        entry(addr(1), PeerSource::Gossip, 5),
+        entry(addr(1), PeerSource::Connected, 9),
+        entry(v6(0), PeerSource::Gossip, 3),
+        entry(v6(77), PeerSource::Bootstrap, 4),
+        entry(addr(2), PeerSource::Gossip, 1),
+    ]);
+    assert_eq!(report.loaded, 3);
+    let snap = store.snapshot();
+    assert!(snap.addrs_unique());
+    for codec in [&JsonCodec as &dyn Codec, &MsgpackCodec] {
+        let bytes = codec.encode("r", T0, &snap).expect("encodes");
+        let file = read(&bytes, &ReadPolicy::plaintext(Some("r")))
+            .expect("a snapshot's file reads back")
+            .file;
+        let mut got: Vec<(SocketAddr, PeerSource)> =
+            file.entries.iter().map(|e| (e.addr, e.source)).collect();
+        got.sort();
+        let mut want = vec![
+            (addr(1), PeerSource::Connected),
+            (v6(0), PeerSource::Bootstrap),
+            (addr(2), PeerSource::Gossip),
+        ];
+        want.sort();
+        assert_eq!(got, want);
+    }
+}

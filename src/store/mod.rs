@@ -250,6 +250,11 @@ impl EntrySource for Snapshot {
     fn entries(&self) -> Box<dyn Iterator<Item = &PeerEntry> + '_> {
         Box::new(self.iter())
     }
+    /// The store's index holds each stored address once (every observation and `hydrate` key
+    /// entries by `stored_addr`), so the writer skips its own duplicate check.
+    fn addrs_unique(&self) -> bool {
+        true
+    }
 }
 
 /// What the store's handles share.

@@ -72,6 +72,14 @@ impl Slab {
             .expect("the state module only holds occupied slot numbers")
     }
 
+    /// The slot number the next [`Slab::insert`] will use.
+    pub(crate) fn next_slot(&self) -> u32 {
+        match self.free.last() {
+            Some(&slot) => slot,
+            None => u32::try_from(self.slots).expect("slot count is capped below u32::MAX"),
+        }
+    }
+
     /// Stores `entry` in a free slot (reusing freed slots first) and returns its number.
     pub(crate) fn insert(&mut self, entry: PeerEntry) -> u32 {
         if let Some(slot) = self.free.pop() {

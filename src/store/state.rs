@@ -602,6 +602,11 @@ impl State {
             tier.reserve(count.min(room));
         }
         let evictions_before = self.counters.evictions;
+        if self.index.is_empty() && load.entries.len() <= room {
+            self.hydrate_empty(load.entries, now_s, &mut report);
+            report.loaded = self.len();
+            return report;
+        }
         for mut entry in load.entries {
             entry.addr = stored_addr(entry.addr);
             if is_expired(&entry, now_s, ttl) {
@@ -640,6 +645,56 @@ impl State {
         report.capped += (self.counters.evictions - evictions_before) as usize;
         report.loaded = self.len();
         report
+    }
+
+    /// `hydrate` into an empty store with room for every entry: nothing can be expired in the
+    /// store or evicted, so each entry takes one find-or-insert probe of the index (not a
+    /// lookup and then an insert) and goes straight into a fresh slot. A file a reader has
+    /// de-duplicated never finds its address taken; any other input may, and then gets the
+    /// general path's rule (the higher source wins, an equal or higher one replaces the data).
+    fn hydrate_empty(&mut self, entries: Vec<PeerEntry>, now_s: u64, report: &mut HydrateReport) {
+        let ttl = self.config.ttl_secs;
+        for mut entry in entries {
+            entry.addr = stored_addr(entry.addr);
+            if is_expired(&entry, now_s, ttl) {
+                report.expired += 1;
+                continue;
+            }
+            let hash = hash_addr(&self.hasher, &entry.addr);
+            let (slab, hasher) = (&self.slab, &self.hasher);
+            let found = self.index.entry(
+                hash,
+                |&s| slab.get(s).addr == entry.addr,
+                |&s| hash_addr(hasher, &slab.get(s).addr),
+            );
+            let last_seen = entry.last_seen;
+            let tier = rank(entry.source);
+            match found {
+                hashbrown::hash_table::Entry::Vacant(vacant) => {
+                    let slot = self.slab.next_slot();
+                    vacant.insert(slot);
+                    let inserted = self.slab.insert(entry);
+                    debug_assert_eq!(inserted, slot, "an empty store allocates slots in order");
+                    self.tiers[tier].insert(slot, DialState::default());
+                }
+                hashbrown::hash_table::Entry::Occupied(occupied) => {
+                    let slot = *occupied.get();
+                    let existing = self.slab.get(slot);
+                    let from = rank(existing.source);
+                    if tier < from {
+                        continue;
+                    }
+                    let last_seen = existing.last_seen.max(last_seen);
+                    *self.slab.get_mut(slot) = PeerEntry { last_seen, ..entry };
+                    self.retier(slot, from, tier, None);
+                    self.placed(last_seen);
+                    self.bump();
+                    continue;
+                }
+            }
+            self.placed(last_seen);
+            self.bump();
+        }
     }
 
     /// The branch pointers and generation, for a snapshot (no entry copied).
