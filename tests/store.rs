@@ -1300,9 +1300,8 @@ mod model {
                 expired: before - entries.len(),
                 ..HydrateReport::default()
             };
-            // The same (deterministic) sort as the store: equal last_seen values are ordered
-            // alike.
-            entries.sort_unstable_by_key(|e| e.last_seen);
+            // Oldest first; entries with equal last_seen in file order, as the store does.
+            entries.sort_by_key(|e| e.last_seen);
             let evictions = self.evictions;
             for e in entries {
                 let a = e.addr;
@@ -1595,5 +1594,41 @@ fn snapshot_of_a_hydrate_with_duplicates_writes_a_readable_file() {
         ];
         want.sort();
         assert_eq!(got, want);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A hydrate into a store that never held an entry (its bulk path) keeps what the model's
+    /// oldest-first inserts keep, in the same recency order, duplicates and expired entries
+    /// included.
+    #[test]
+    fn fresh_hydrate_matches_the_model(
+        max_entries in prop_oneof![0usize..40, 100usize..400],
+        // Past one leaf of 64 slots, with duplicates across leaves.
+        list in prop::collection::vec((0u32..200, 0u8..3, -2i64..9, any::<u8>()), 0..300),
+    ) {
+        let cfg = config(max_entries, 5);
+        let (store, clock) = store_with(cfg.clone());
+        let mut model = model::Model::new(cfg);
+        let now = clock.now();
+        let entries: Vec<PeerEntry> = list
+            .iter()
+            .map(|&(n, s, age, m)| {
+                let (node_id, capabilities) = meta([0, 1, 4][usize::from(m % 3)]);
+                PeerEntry {
+                    addr: addr(n),
+                    source: [PeerSource::Gossip, PeerSource::Bootstrap, PeerSource::Connected]
+                        [usize::from(s)],
+                    last_seen: now.saturating_add_signed(-age),
+                    node_id,
+                    capabilities,
+                }
+            })
+            .collect();
+        prop_assert_eq!(store.hydrate(entries.clone()), model.hydrate(entries, now));
+        prop_assert_eq!(sorted_snapshot(&store), model.snapshot(now));
+        prop_assert_eq!(store.dial_candidates(usize::MAX), model.candidates(now * 1000));
     }
 }

@@ -460,8 +460,8 @@ impl PeerStore {
     }
     /// Loads entries from a file: oldest first so recency is kept, then expiry and the cap.
     pub fn hydrate(&self, entries: Vec<PeerEntry>) -> HydrateReport {
-        // Oldest first, so the newest entries end up most recent and evict older ones. Sorted
-        // before taking the lock.
+        // Inserted oldest first (entries with equal `last_seen` in file order), so the newest
+        // end up most recent and evict older ones; counted per tier before taking the lock.
         let load = state::Load::new(entries);
         self.mutate(|state, now_ms| state.hydrate(load, now_ms / 1000))
     }

@@ -72,12 +72,26 @@ impl Slab {
             .expect("the state module only holds occupied slot numbers")
     }
 
-    /// The slot number the next [`Slab::insert`] will use.
-    pub(crate) fn next_slot(&self) -> u32 {
-        match self.free.last() {
-            Some(&slot) => slot,
-            None => u32::try_from(self.slots).expect("slot count is capped below u32::MAX"),
+    /// Whether no slot was ever allocated (a bulk load may then append whole leaves).
+    pub(crate) fn is_pristine(&self) -> bool {
+        self.slots == 0
+    }
+
+    /// Appends a fresh leaf whose first `filled` slots are occupied and the rest `None`, for a
+    /// bulk load: no copy-on-write check per entry, since no snapshot can share a leaf not yet
+    /// in the slab. Only on a slab whose slot count is a multiple of [`CHUNK`] and that has no
+    /// free slot (a pristine slab filled by full leaves so far); the slots are numbered on.
+    pub(crate) fn push_leaf(&mut self, leaf: Leaf, filled: usize) {
+        assert!(
+            self.slots % CHUNK == 0 && self.free.is_empty() && filled <= CHUNK,
+            "push_leaf appends whole leaves only"
+        );
+        let b = self.slots / (CHUNK * FANOUT);
+        if b == self.branches.len() {
+            self.branches.push(Arc::new(Vec::with_capacity(FANOUT)));
         }
+        Arc::make_mut(&mut self.branches[b]).push(Arc::new(leaf));
+        self.slots += filled;
     }
 
     /// Stores `entry` in a free slot (reusing freed slots first) and returns its number.
