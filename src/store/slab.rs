@@ -81,11 +81,9 @@ impl Slab {
     /// bulk load: no copy-on-write check per entry, since no snapshot can share a leaf not yet
     /// in the slab. Only on a slab whose slot count is a multiple of [`CHUNK`] and that has no
     /// free slot (a pristine slab filled by full leaves so far); the slots are numbered on.
-    // `usize::is_multiple_of` is newer (1.87) than the MSRV (1.83).
-    #[allow(clippy::manual_is_multiple_of)]
     pub(crate) fn push_leaf(&mut self, leaf: Leaf, filled: usize) {
         assert!(
-            self.slots % CHUNK == 0 && self.free.is_empty() && filled <= CHUNK,
+            self.slots / CHUNK * CHUNK == self.slots && self.free.is_empty() && filled <= CHUNK,
             "push_leaf appends whole leaves only"
         );
         let b = self.slots / (CHUNK * FANOUT);
