@@ -1,5 +1,5 @@
 /* libsodium's XChaCha20-Poly1305 (IETF construction, detached tag, sealed in place), timed, as
- * the reference of the persistence bench's cipher section (benches/persistence.rs). The bench
+ * the reference of the persistence bench's cipher section (benches/persistence/cipher.rs). The bench
  * compiles and runs this only when libsodium is installed (`apt-get install libsodium-dev`):
  * calling libsodium from Rust would need FFI, i.e. unsafe code, which the workspace forbids.
  *
