@@ -726,7 +726,11 @@ impl State {
         if fill > 0 {
             self.slab.push_leaf(leaf, fill);
         }
-        let mut per_tier: [Vec<(u64, usize, u32)>; 3] = Default::default();
+        let mut counts = [0usize; 3];
+        for &(_, _, tier) in &keys {
+            counts[usize::from(tier)] += 1;
+        }
+        let mut per_tier = counts.map(Vec::<(u64, usize, u32)>::with_capacity);
         for (slot, &(last_seen, pos, tier)) in keys.iter().enumerate() {
             per_tier[usize::from(tier)].push((last_seen, pos, slot as u32));
         }
