@@ -52,8 +52,10 @@ fn net_heap<T>(f: impl FnOnce() -> T) -> f64 {
     let kept = f();
     let c = region.change();
     drop(kept);
-    // `bytes_reallocated` is the signed sum of size changes made by `realloc`.
-    c.bytes_allocated as f64 + c.bytes_reallocated as f64 - c.bytes_deallocated as f64
+    // stats_alloc already adds a `realloc`'s growth to `bytes_allocated` and its shrinkage to
+    // `bytes_deallocated`; `bytes_reallocated` is the same size changes again (adding it counted
+    // every growth twice).
+    c.bytes_allocated as f64 - c.bytes_deallocated as f64
 }
 
 /// The counter's net bytes now.

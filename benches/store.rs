@@ -7,7 +7,10 @@
 //!
 //! Run: `cargo bench --bench store -- --warm-up-time 1 --measurement-time 3`
 
-mod common;
+// The benches' one entry generator (shared with the persistence benches).
+#[allow(dead_code)]
+#[path = "support/gen.rs"]
+mod gen;
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -27,12 +30,12 @@ fn store(max_entries: usize) -> PeerStore {
         jitter_seed: Some(1),
         ..StoreConfig::default()
     };
-    PeerStore::new(config, Arc::new(ManualClock::at_secs(common::NOW)))
+    PeerStore::new(config, Arc::new(ManualClock::at_secs(gen::NOW)))
 }
 
 /// A store at its cap, filled from a file (mixed sources).
 fn full_store(n: usize) -> (PeerStore, Vec<PeerEntry>) {
-    let entries = common::entries(n, 0, 1);
+    let entries = gen::numbered(0, n, 1);
     let store = store(n);
     store.hydrate(entries.clone());
     (store, entries)
@@ -42,7 +45,7 @@ fn store_ops(c: &mut Criterion) {
     let mut group = c.benchmark_group("store_100k");
     group.throughput(Throughput::Elements(CAP as u64));
     group.sample_size(20);
-    let entries = common::entries(CAP, 0, 1);
+    let entries = gen::numbered(0, CAP, 1);
 
     // Baseline: a fresh HashMap gets 100k inserts (clones, as the store clones gossip claims).
     group.bench_function("hashmap_insert_baseline", |b| {
@@ -70,7 +73,7 @@ fn store_ops(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    let batch = common::gossip(&common::entries(CAP, next, next));
+                    let batch = gen::as_gossip(&gen::numbered(next, CAP, next));
                     next += CAP as u64;
                     let start = Instant::now();
                     for chunk in batch.chunks(BATCH) {
@@ -240,7 +243,7 @@ fn paired(
 
 /// The paired ratios of issue 6's store goal (gossip ingest within 2x of the HashMap loop).
 fn paired_ratios() {
-    let entries = common::entries(CAP, 0, 1);
+    let entries = gen::numbered(0, CAP, 1);
     let hashmap_insert = || {
         let mut map: HashMap<SocketAddr, PeerEntry> = HashMap::new();
         let t = timed(|| {
@@ -254,7 +257,7 @@ fn paired_ratios() {
     let (store, stored) = full_store(CAP);
     let mut next = CAP as u64;
     let gossip_ingest = || {
-        let batch = common::gossip(&common::entries(CAP, next, next));
+        let batch = gen::as_gossip(&gen::numbered(next, CAP, next));
         next += CAP as u64;
         timed(|| {
             for chunk in batch.chunks(BATCH) {

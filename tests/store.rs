@@ -1300,9 +1300,8 @@ mod model {
                 expired: before - entries.len(),
                 ..HydrateReport::default()
             };
-            // The same (deterministic) sort as the store: equal last_seen values are ordered
-            // alike.
-            entries.sort_unstable_by_key(|e| e.last_seen);
+            // Oldest first; entries with equal last_seen in file order, as the store does.
+            entries.sort_by_key(|e| e.last_seen);
             let evictions = self.evictions;
             for e in entries {
                 let a = e.addr;
@@ -1545,4 +1544,91 @@ fn ipv6_flow_info_is_not_part_of_an_address() {
         .encode("r", T0, &snapshot)
         .map_err(|e| e.to_string());
     assert!(bytes.is_ok(), "the snapshot encodes: {bytes:?}");
+}
+
+/// A snapshot says its addresses are unique, so the writer skips its duplicate set: whatever a
+/// hydrate was given (the same address twice, once with IPv6 flow info), the file written from
+/// a snapshot holds each address once and reads back.
+#[test]
+fn snapshot_of_a_hydrate_with_duplicates_writes_a_readable_file() {
+    use knownpeers::codecs::{read, JsonCodec, MsgpackCodec, ReadPolicy};
+    use std::net::SocketAddrV6;
+    let (store, _clock) = store_with(config(64, 1000));
+    let v6 = |flow| {
+        SocketAddr::V6(SocketAddrV6::new(
+            Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1),
+            7447,
+            flow,
+            0,
+        ))
+    };
+    let entry = |addr, source, age: u64| PeerEntry {
+        addr,
+        source,
+        last_seen: T0 - age,
+        node_id: None,
+        capabilities: vec![],
+    };
+    let report = store.hydrate(vec![
+        entry(addr(1), PeerSource::Gossip, 5),
+        entry(addr(1), PeerSource::Connected, 9),
+        entry(v6(0), PeerSource::Gossip, 3),
+        entry(v6(77), PeerSource::Bootstrap, 4),
+        entry(addr(2), PeerSource::Gossip, 1),
+    ]);
+    assert_eq!(report.loaded, 3);
+    let snap = store.snapshot();
+    assert!(snap.addrs_unique());
+    for codec in [&JsonCodec as &dyn Codec, &MsgpackCodec] {
+        let bytes = codec.encode("r", T0, &snap).expect("encodes");
+        let file = read(&bytes, &ReadPolicy::plaintext(Some("r")))
+            .expect("a snapshot's file reads back")
+            .file;
+        let mut got: Vec<(SocketAddr, PeerSource)> =
+            file.entries.iter().map(|e| (e.addr, e.source)).collect();
+        got.sort();
+        let mut want = vec![
+            (addr(1), PeerSource::Connected),
+            (v6(0), PeerSource::Bootstrap),
+            (addr(2), PeerSource::Gossip),
+        ];
+        want.sort();
+        assert_eq!(got, want);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A hydrate into a store that never held an entry (its bulk path) keeps what the model's
+    /// oldest-first inserts keep, in the same recency order, duplicates and expired entries
+    /// included.
+    #[test]
+    fn fresh_hydrate_matches_the_model(
+        max_entries in prop_oneof![0usize..40, 100usize..400],
+        // Past one leaf of 64 slots, with duplicates across leaves.
+        list in prop::collection::vec((0u32..200, 0u8..3, -2i64..9, any::<u8>()), 0..300),
+    ) {
+        let cfg = config(max_entries, 5);
+        let (store, clock) = store_with(cfg.clone());
+        let mut model = model::Model::new(cfg);
+        let now = clock.now();
+        let entries: Vec<PeerEntry> = list
+            .iter()
+            .map(|&(n, s, age, m)| {
+                let (node_id, capabilities) = meta([0, 1, 4][usize::from(m % 3)]);
+                PeerEntry {
+                    addr: addr(n),
+                    source: [PeerSource::Gossip, PeerSource::Bootstrap, PeerSource::Connected]
+                        [usize::from(s)],
+                    last_seen: now.saturating_add_signed(-age),
+                    node_id,
+                    capabilities,
+                }
+            })
+            .collect();
+        prop_assert_eq!(store.hydrate(entries.clone()), model.hydrate(entries, now));
+        prop_assert_eq!(sorted_snapshot(&store), model.snapshot(now));
+        prop_assert_eq!(store.dial_candidates(usize::MAX), model.candidates(now * 1000));
+    }
 }

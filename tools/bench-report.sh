@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the measured part of BENCHMARKS.md (between the bench-report markers) from a run of
-# the persistence benches (benches/persistence.rs, then benches/persistence_heap.rs, whose
+# the persistence benches (benches/persistence/, then benches/persistence_heap.rs, whose
 # reports are spliced in that order). Everything outside the markers is prose and is left alone.
 #
 #   tools/bench-report.sh            full run (about 10 minutes on 2 cores), then splice its report

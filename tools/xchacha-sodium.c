@@ -1,5 +1,5 @@
 /* libsodium's AEADs, timed, as the reference of the persistence bench's cipher section
- * (benches/persistence.rs): XChaCha20-Poly1305 (IETF construction) over the whole buffer, the
+ * (benches/persistence/cipher.rs): XChaCha20-Poly1305 (IETF construction) over the whole buffer, the
  * binary frame version 1 seal; or, given CHUNK, ChaCha20-Poly1305 (IETF, RFC 8439) over
  * CHUNK-byte chunks with a counter-and-last-flag nonce, the version 2 STREAM seal. Detached
  * tags, sealed in place. The bench compiles and runs this only when libsodium is installed

@@ -1,8 +1,10 @@
-//! A seeded generator of realistic peer entries for the benchmarks: mixed IPv4/IPv6 addresses
+//! The one seeded generator of realistic peer entries for every bench: mixed IPv4/IPv6 addresses
 //! (about 65/35), about 70% with a node id, about half with capabilities, sources weighted
-//! towards Gossip, `last_seen` spread over the default TTL. It must stay deterministic for a
-//! seed (so every run measures the same bytes) and must never emit two entries with one
-//! address (FORMAT.md calls that a corrupt file).
+//! towards Gossip, `last_seen` spread over the default TTL. [`entries`] draws random public
+//! addresses; [`numbered`] gives entry `i` an address unique to `i`, for benches that need batch
+//! after batch of addresses never seen before. It must stay deterministic for a seed (so every
+//! run measures the same bytes) and must never emit two entries with one address (FORMAT.md
+//! calls that a corrupt file).
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -109,6 +111,25 @@ fn capabilities(rng: &mut Rng) -> Vec<String> {
         .collect()
 }
 
+/// An entry at `addr` with realistic metadata drawn from `rng`.
+fn entry(rng: &mut Rng, addr: SocketAddr) -> PeerEntry {
+    let source = match rng.below(100) {
+        0..=69 => PeerSource::Gossip,
+        70..=89 => PeerSource::Connected,
+        _ => PeerSource::Bootstrap,
+    };
+    let last_seen = NOW - rng.below(6 * 86_400);
+    let node_id = rng.chance(70).then(|| node_id(rng));
+    let capabilities = capabilities(rng);
+    PeerEntry {
+        addr,
+        source,
+        last_seen,
+        node_id,
+        capabilities,
+    }
+}
+
 /// `n` distinct realistic entries for `seed`, none expired at [`NOW`] under the default TTL
 /// (`last_seen` within the last six days).
 pub fn entries(seed: u64, n: usize) -> Vec<PeerEntry> {
@@ -120,23 +141,36 @@ pub fn entries(seed: u64, n: usize) -> Vec<PeerEntry> {
         if !seen.insert(addr) {
             continue;
         }
-        let source = match rng.below(100) {
-            0..=69 => PeerSource::Gossip,
-            70..=89 => PeerSource::Connected,
-            _ => PeerSource::Bootstrap,
-        };
-        let last_seen = NOW - rng.below(6 * 86_400);
-        let node_id = rng.chance(70).then(|| node_id(&mut rng));
-        let capabilities = capabilities(&mut rng);
-        out.push(PeerEntry {
-            addr,
-            source,
-            last_seen,
-            node_id,
-            capabilities,
-        });
+        out.push(entry(&mut rng, addr));
     }
     out
+}
+
+/// `n` realistic entries numbered from `first`: entry `i` has an address unique to `i` for any
+/// `i < 2^32` (IPv4 `10.x.y.z` from `i`, or IPv6 `2001:db8:…` ending in `i`), so that batches
+/// with disjoint numbers never share an address. Metadata as in [`entries`], from `seed`.
+pub fn numbered(first: u64, n: usize, seed: u64) -> Vec<PeerEntry> {
+    let mut rng = Rng::new(seed);
+    (first..first + n as u64)
+        .map(|i| {
+            let port = 1024 + rng.below(64_512) as u16;
+            let ip = if rng.chance(65) {
+                IpAddr::V4(Ipv4Addr::from(0x0a00_0000u32.wrapping_add(i as u32)))
+            } else {
+                IpAddr::V6(Ipv6Addr::new(
+                    0x2001,
+                    0xdb8,
+                    rng.next_u64() as u16,
+                    0,
+                    0,
+                    0,
+                    (i >> 16) as u16,
+                    i as u16,
+                ))
+            };
+            entry(&mut rng, SocketAddr::new(ip, port))
+        })
+        .collect()
 }
 
 /// The same entries as gossip claims (what a PeerList message carries).

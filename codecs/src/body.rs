@@ -14,15 +14,13 @@
 //! `encode` and 4% more in `decode`, the price of rmp's generic marker handling.
 
 use std::convert::Infallible;
-use std::fmt::Write as _;
-use std::net::SocketAddr;
 
 use rmp::decode::bytes::BytesReadError;
 use rmp::decode::{self, Bytes, NumValueReadError, ValueReadError};
 use rmp::encode::{self, ByteBuf, ValueWriteError};
 use rmp::Marker;
-use zeroize::Zeroizing;
 
+use crate::addr::{self, AddrText};
 use crate::entry::{
     check_capability_count, check_capability_len, check_node_id_len, Side, UniqueAddrs, WriteCheck,
 };
@@ -96,10 +94,8 @@ fn str_size(len: usize) -> usize {
     len.saturating_add(header)
 }
 
-/// The longest an address prints: `255.255.255.255:65535`, and an IPv6 address in full with a
-/// scope id (`[` 39 digits and colons `%4294967295]:65535`, 58 bytes) rounded up.
+/// The longest an IPv4 address prints: `255.255.255.255:65535`.
 const MAX_V4_ADDR_TEXT: usize = 21;
-const MAX_V6_ADDR_TEXT: usize = 64;
 
 /// An upper bound on the bytes [`encode`] appends for `entries`, so that a caller sealing the
 /// body can allocate once: a buffer that grows leaves the plaintext it held in freed memory.
@@ -109,8 +105,8 @@ pub(crate) fn max_encoded_len(entries: &dyn EntrySource) -> usize {
     let mut total: usize = 5;
     for entry in entries.entries() {
         let addr = match entry.addr {
-            SocketAddr::V4(_) => MAX_V4_ADDR_TEXT,
-            SocketAddr::V6(_) => MAX_V6_ADDR_TEXT,
+            std::net::SocketAddr::V4(_) => MAX_V4_ADDR_TEXT,
+            std::net::SocketAddr::V6(_) => addr::MAX_ADDR_TEXT,
         };
         // A map of at most five fields is a one-byte fixmap; source names are at most 9 bytes;
         // a u64 takes at most 9 bytes.
@@ -132,17 +128,16 @@ pub(crate) fn max_encoded_len(entries: &dyn EntrySource) -> usize {
 
 fn encode_entries(entries: &dyn EntrySource, out: &mut ByteBuf) -> Result<u32, Error> {
     let expected = entries.len();
-    let mut check = WriteCheck::new(expected)?;
+    let mut check = WriteCheck::new(entries)?;
     let count = u32::try_from(expected).expect("check_entry_count bounds the count to 10M");
     put_array_len(out, count);
-    let mut addr = AddrBuf::new();
     for entry in entries.entries() {
         check.check(entry)?;
         let fields =
             3 + u32::from(entry.node_id.is_some()) + u32::from(!entry.capabilities.is_empty());
         put_map_len(out, fields);
         put_str(out, "addr");
-        put_str(out, addr.print(&entry.addr));
+        put_str(out, AddrText::new(&entry.addr).as_str());
         put_str(out, "source");
         put_str(out, entry.source.as_str());
         put_str(out, "last_seen");
@@ -162,54 +157,6 @@ fn encode_entries(entries: &dyn EntrySource, out: &mut ByteBuf) -> Result<u32, E
     }
     check.finish(expected)?;
     Ok(count)
-}
-
-/// A reusable buffer that prints a socket address exactly as its `Display` does. IPv4 (the
-/// common case) is printed by hand: `core::fmt` was a seventh of an encode's time. Sized once
-/// for the longest address, so it never regrows, and zeroized on drop: it holds peer data.
-struct AddrBuf(Zeroizing<String>);
-
-impl AddrBuf {
-    fn new() -> AddrBuf {
-        AddrBuf(Zeroizing::new(String::with_capacity(MAX_V6_ADDR_TEXT)))
-    }
-
-    fn print(&mut self, addr: &SocketAddr) -> &str {
-        self.0.clear();
-        match addr {
-            SocketAddr::V4(a) => {
-                for (i, octet) in a.ip().octets().into_iter().enumerate() {
-                    if i > 0 {
-                        self.0.push('.');
-                    }
-                    push_decimal(&mut self.0, u32::from(octet));
-                }
-                self.0.push(':');
-                push_decimal(&mut self.0, u32::from(a.port()));
-            }
-            SocketAddr::V6(_) => {
-                write!(self.0, "{addr}").expect("formatting into a String cannot fail");
-            }
-        }
-        &self.0
-    }
-}
-
-/// Appends `n` in decimal without leading zeros, as `Display` does.
-fn push_decimal(out: &mut String, mut n: u32) {
-    let mut digits = [0u8; 10];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for &d in &digits[at..] {
-        out.push(char::from(d));
-    }
 }
 
 /// Parses a whole body that must hold exactly `entry_count` entries.
@@ -252,9 +199,8 @@ fn decode_entry(rd: &mut Reader<'_>, index: usize) -> Result<PeerEntry, Error> {
         let repeated = match key {
             b"addr" => {
                 let text = rd.str().map_err(in_entry)?;
-                let parsed: SocketAddr = text
-                    .parse()
-                    .map_err(|_| field_err("addr", "is not a socket address"))?;
+                let parsed = addr::parse(text.as_bytes())
+                    .ok_or_else(|| field_err("addr", "is not a socket address"))?;
                 addr.replace(parsed).is_some()
             }
             b"source" => {

@@ -105,7 +105,7 @@ pub(crate) fn encode(entries: &dyn EntrySource, out: &mut Vec<u8>) -> Result<u32
 
 fn encode_entries(entries: &dyn EntrySource, out: &mut ByteBuf) -> Result<u32, Error> {
     let expected = entries.len();
-    let mut check = WriteCheck::new(expected)?;
+    let mut check = WriteCheck::new(entries)?;
     let count = u32::try_from(expected).expect("check_entry_count bounds the count to 10M");
     written(encode::write_array_len(out, count));
     let mut addr = [0u8; 22];

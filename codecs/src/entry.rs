@@ -81,7 +81,27 @@ pub struct PeerEntry {
 
 impl PeerEntry {
     /// Checks the entry limits of FORMAT.md (node_id, capabilities).
+    #[inline]
     pub fn check_limits(&self) -> Result<(), Error> {
+        // One pass of length comparisons in the common case; the error is built out of line.
+        let id_ok = self
+            .node_id
+            .as_ref()
+            .is_none_or(|id| id.len() <= MAX_NODE_ID_LEN);
+        if id_ok
+            && self.capabilities.len() <= MAX_CAPABILITIES
+            && self
+                .capabilities
+                .iter()
+                .all(|c| c.len() <= MAX_CAPABILITY_LEN)
+        {
+            return Ok(());
+        }
+        self.limit_error()
+    }
+
+    #[cold]
+    fn limit_error(&self) -> Result<(), Error> {
         if let Some(id) = &self.node_id {
             check_node_id_len(id.len())?;
         }
@@ -216,24 +236,30 @@ impl UniqueAddrs {
 }
 
 /// Everything a writer checks before it writes one entry, so that it never writes a file a
-/// reader would reject.
+/// reader would reject. The duplicate-address set is skipped when the source guarantees unique
+/// addresses ([`EntrySource::addrs_unique`]: a store snapshot, whose index already holds each
+/// address once), so that a save makes one duplicate check per entry, not two.
 pub(crate) struct WriteCheck {
-    unique: UniqueAddrs,
+    unique: Option<UniqueAddrs>,
     index: usize,
 }
 
 impl WriteCheck {
-    pub(crate) fn new(expected: usize) -> Result<WriteCheck, Error> {
+    pub(crate) fn new(entries: &dyn EntrySource) -> Result<WriteCheck, Error> {
+        let expected = entries.len();
         check_entry_count(expected as u64)?;
         Ok(WriteCheck {
-            unique: UniqueAddrs::new(Side::Write, expected),
+            unique: (!entries.addrs_unique()).then(|| UniqueAddrs::new(Side::Write, expected)),
             index: 0,
         })
     }
 
+    #[inline]
     pub(crate) fn check(&mut self, entry: &PeerEntry) -> Result<(), Error> {
         entry.check_limits()?;
-        self.unique.insert(entry.addr, self.index)?;
+        if let Some(unique) = &mut self.unique {
+            unique.insert(entry.addr, self.index)?;
+        }
         self.index += 1;
         Ok(())
     }
@@ -263,9 +289,26 @@ pub trait EntrySource {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Whether the source guarantees that no two of its entries have the same stored address
+    /// ([`stored_addr`]), so that a writer need not check (default: `false`, and the writer
+    /// checks). A store snapshot says `true`: the store's index holds each address once. A
+    /// source that says `true` wrongly makes the writer produce a file every reader refuses as
+    /// corrupt.
+    fn addrs_unique(&self) -> bool {
+        false
+    }
 }
 
 impl EntrySource for [PeerEntry] {
+    fn len(&self) -> usize {
+        <[PeerEntry]>::len(self)
+    }
+    fn entries(&self) -> Box<dyn Iterator<Item = &PeerEntry> + '_> {
+        Box::new(self.iter())
+    }
+}
+
+impl EntrySource for &[PeerEntry] {
     fn len(&self) -> usize {
         <[PeerEntry]>::len(self)
     }

@@ -11,6 +11,7 @@ use std::marker::PhantomData;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use crate::addr::AddrText;
 use crate::entry::{
     check_entry_count, check_file_size, check_realm_len, Side, UniqueAddrs, WriteCheck,
 };
@@ -86,6 +87,7 @@ struct RawHead {
 }
 
 /// The envelope's header fields after the version, codec, realm and saved_at checks.
+#[derive(Debug)]
 pub(crate) struct JsonHead {
     pub realm: String,
     pub saved_at: u64,
@@ -100,9 +102,33 @@ pub(crate) fn parse_head(bytes: &[u8]) -> Result<JsonHead, Error> {
     let bytes = strip_bom(bytes);
     let head: RawHead =
         serde_json::from_slice(bytes).map_err(|e| json_error("JSON envelope", &e))?;
+    let entry_count = head.entries.and_then(|c| c.0);
+    let head = judge_head(
+        head.knownpeers.as_ref(),
+        head.codec.as_ref(),
+        head.realm.as_ref(),
+        head.saved_at.as_ref(),
+    )?;
+    // Like a frame's entry_count, refused before the entries are parsed and allocated.
+    if let Some(n) = entry_count {
+        check_entry_count(n)?;
+    }
+    Ok(JsonHead {
+        entry_count,
+        ..head
+    })
+}
+
+/// The checks of the envelope's own fields, in FORMAT.md's order (the version first).
+fn judge_head(
+    knownpeers: Option<&serde_json::Value>,
+    codec: Option<&serde_json::Value>,
+    realm: Option<&serde_json::Value>,
+    saved_at: Option<&serde_json::Value>,
+) -> Result<JsonHead, Error> {
     // Decision (docs/FORMAT.md): a JSON object without a `knownpeers` key is some other
     // program's file, not a damaged one, so it must not be quarantined as corrupt.
-    let version = head.knownpeers.ok_or(Error::NotPeerFile)?;
+    let version = knownpeers.ok_or(Error::NotPeerFile)?;
     match version.as_u64() {
         Some(1) => {}
         Some(found) => return Err(Error::UnsupportedVersion { found }),
@@ -112,33 +138,156 @@ pub(crate) fn parse_head(bytes: &[u8]) -> Result<JsonHead, Error> {
             ))
         }
     }
-    match head.codec {
+    match codec {
         None => {}
         Some(serde_json::Value::String(c)) if c == "json" => {}
         Some(_) => return Err(Error::corrupt("JSON envelope: `codec` is not \"json\"")),
     }
-    let realm = match head.realm {
-        Some(serde_json::Value::String(r)) => r,
+    let realm = match realm {
+        Some(serde_json::Value::String(r)) => r.clone(),
         Some(_) => return Err(Error::corrupt("JSON envelope: `realm` is not a string")),
         None => return Err(Error::corrupt("JSON envelope: `realm` is missing")),
     };
     check_realm_len(&realm)?;
-    let saved_at = match head.saved_at {
+    let saved_at = match saved_at {
         Some(v) => v.as_u64().ok_or_else(|| {
             Error::corrupt("JSON envelope: `saved_at` is not an unsigned integer")
         })?,
         None => return Err(Error::corrupt("JSON envelope: `saved_at` is missing")),
     };
-    let entry_count = head.entries.and_then(|c| c.0);
-    // Like a frame's entry_count, refused before the entries are parsed and allocated.
-    if let Some(n) = entry_count {
-        check_entry_count(n)?;
-    }
     Ok(JsonHead {
         realm,
         saved_at,
-        entry_count,
+        entry_count: None,
     })
+}
+
+/// Reads a whole envelope: in one pass when it can, else in the two passes of
+/// [`parse_head`] and [`parse_entries`], with `check` (the caller's realm and policy checks)
+/// between them. The result and every error are those of the two passes: the one pass only
+/// ever returns a success the two passes would return too, and any failure in it is
+/// recomputed by them, so that the classification of a bad file never depends on the path.
+pub(crate) fn read_envelope(
+    bytes: &[u8],
+    check: &dyn Fn(&JsonHead) -> Result<(), Error>,
+) -> Result<(JsonHead, Vec<PeerEntry>), Error> {
+    if let Some(done) = one_pass(bytes, check) {
+        return Ok(done);
+    }
+    let head = parse_head(bytes)?;
+    check(&head)?;
+    let entries = parse_entries(bytes, &head)?;
+    check_entry_count(entries.len() as u64)?;
+    Ok((head, entries))
+}
+
+/// The one pass: succeeds only for an envelope whose `knownpeers`, `realm` and `saved_at` come
+/// before `entries` (as every writer puts them) and that the two passes would accept; `None`
+/// for anything else, including every bad file.
+fn one_pass(
+    bytes: &[u8],
+    check: &dyn Fn(&JsonHead) -> Result<(), Error>,
+) -> Option<(JsonHead, Vec<PeerEntry>)> {
+    check_file_size(bytes.len() as u64).ok()?;
+    let bytes = strip_bom(bytes);
+    let stash = RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    // No count is known before the entries: preallocate for what the bytes could typically
+    // hold (a written entry takes ~100-250 bytes), never for a count the file claims.
+    let capacity = (bytes.len() / 160).min(MAX_ENTRY_COUNT as usize);
+    let (head, entries) = OnePass {
+        stash: &stash,
+        check,
+        capacity,
+    }
+    .deserialize(&mut de)
+    .ok()?;
+    de.end().ok()?;
+    Some((head, entries))
+}
+
+/// The envelope in one pass (see [`one_pass`]).
+struct OnePass<'s, 'c> {
+    stash: &'s RefCell<Option<Error>>,
+    check: &'c dyn Fn(&JsonHead) -> Result<(), Error>,
+    capacity: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for OnePass<'_, '_> {
+    type Value = (JsonHead, Vec<PeerEntry>);
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for OnePass<'_, '_> {
+    type Value = (JsonHead, Vec<PeerEntry>);
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a knownpeers JSON envelope")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        // Any failure here only sends the caller to the two passes, so errors carry no detail.
+        let give_up = || de::Error::custom("read it in two passes");
+        let mut fields: [Option<serde_json::Value>; 4] = Default::default();
+        let mut entries: Option<(JsonHead, Vec<PeerEntry>)> = None;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            let slot = match &*key {
+                "knownpeers" => Some(0),
+                "codec" => Some(1),
+                "realm" => Some(2),
+                "saved_at" => Some(3),
+                _ => None,
+            };
+            if let Some(i) = slot {
+                if fields[i].is_some() {
+                    return Err(give_up());
+                }
+                fields[i] = Some(map.next_value()?);
+            } else if key == "entries" {
+                if entries.is_some() {
+                    return Err(give_up());
+                }
+                let [knownpeers, codec, realm, saved_at] = &fields;
+                if knownpeers.is_none() || realm.is_none() || saved_at.is_none() {
+                    return Err(give_up());
+                }
+                let head = judge_head(
+                    knownpeers.as_ref(),
+                    codec.as_ref(),
+                    realm.as_ref(),
+                    saved_at.as_ref(),
+                )
+                .map_err(|_| give_up())?;
+                (self.check)(&head).map_err(|_| give_up())?;
+                let list = map.next_value_seed(ListSeed::<JsonEntry<'de>> {
+                    stash: self.stash,
+                    fallback_last_seen: 0,
+                    capacity: self.capacity,
+                    _record: PhantomData,
+                })?;
+                entries = Some((head, list));
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        let (head, list) = entries.ok_or_else(give_up)?;
+        // A `codec` after the entries was not judged yet.
+        let [knownpeers, codec, realm, saved_at] = &fields;
+        judge_head(
+            knownpeers.as_ref(),
+            codec.as_ref(),
+            realm.as_ref(),
+            saved_at.as_ref(),
+        )
+        .map_err(|_| give_up())?;
+        Ok((
+            JsonHead {
+                entry_count: Some(list.len() as u64),
+                ..head
+            },
+            list,
+        ))
+    }
 }
 
 /// Parses the envelope's `entries` (a second pass, after the head's checks passed). `head`'s
@@ -180,9 +329,8 @@ pub(crate) fn build_entry(
     node_id: Option<String>,
     capabilities: Option<Vec<String>>,
 ) -> Result<PeerEntry, Error> {
-    let addr = addr
-        .parse()
-        .map_err(|_| Error::corrupt(format!("entry {index}: `addr` is not a socket address")))?;
+    let addr = crate::addr::parse(addr.as_bytes())
+        .ok_or_else(|| Error::corrupt(format!("entry {index}: `addr` is not a socket address")))?;
     let entry = PeerEntry {
         addr,
         source,
@@ -364,22 +512,131 @@ impl<'de> Visitor<'de> for CountVisitor {
     }
 }
 
-/// The envelope a writer serializes, fields in FORMAT.md's order.
-#[derive(serde::Serialize)]
-struct Envelope<'a> {
-    knownpeers: u16,
-    codec: &'static str,
-    realm: &'a str,
-    saved_at: u64,
-    entries: EntriesSer<'a>,
+/// What JSON escapes in a string, byte by byte, as serde_json does: `"`, `\\` and the
+/// control characters below 0x20 (`\b \t \n \f \r` by name, the rest as `\u00XX` in lowercase
+/// hex); 0 for a byte written as it is.
+const ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = b'u';
+        b += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+/// Appends `s` as a JSON string, escaped exactly as serde_json escapes it.
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = ESCAPE[usize::from(b)];
+        if escape == 0 {
+            continue;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        if escape == b'u' {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.push(b'\\');
+            out.push(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
 }
 
-struct EntriesSer<'a>(&'a dyn EntrySource);
-
-impl serde::Serialize for EntriesSer<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.0.entries())
+/// Appends `n` in decimal (as serde_json, through itoa, writes an unsigned integer).
+fn put_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
     }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// Appends one entry as serde_json's pretty printer writes a `PeerEntry` inside the envelope's
+/// array (four spaces of indent for the object, six for its fields).
+fn put_entry(out: &mut Vec<u8>, entry: &PeerEntry) {
+    out.extend_from_slice(b"    {\n      \"addr\": \"");
+    out.extend_from_slice(AddrText::new(&entry.addr).as_bytes());
+    out.extend_from_slice(b"\",\n      \"source\": \"");
+    out.extend_from_slice(entry.source.as_str().as_bytes());
+    out.extend_from_slice(b"\",\n      \"last_seen\": ");
+    put_u64(out, entry.last_seen);
+    if let Some(id) = &entry.node_id {
+        out.extend_from_slice(b",\n      \"node_id\": ");
+        put_str(out, id);
+    }
+    if !entry.capabilities.is_empty() {
+        out.extend_from_slice(b",\n      \"capabilities\": [");
+        for (i, cap) in entry.capabilities.iter().enumerate() {
+            out.extend_from_slice(if i == 0 {
+                b"\n        "
+            } else {
+                b",\n        "
+            });
+            put_str(out, cap);
+        }
+        out.extend_from_slice(b"\n      ]");
+    }
+    out.extend_from_slice(b"\n    }");
+}
+
+/// The whole envelope, byte for byte what `serde_json::to_writer_pretty` of the envelope struct
+/// wrote before (the tests compare the two), in one pass that checks each entry as it writes
+/// it. Written by hand because serde's general machinery (a `Display` of every address through
+/// `core::fmt`, the formatter's per-value state) was most of a JSON save.
+fn write_envelope(
+    realm: &str,
+    saved_at: u64,
+    entries: &dyn EntrySource,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    let expected = entries.len();
+    let mut check = WriteCheck::new(entries)?;
+    // About 190 bytes per typical entry: one allocation for a typical file (bounded by what a
+    // file may hold).
+    out.reserve(
+        256_usize
+            .saturating_add(expected.saturating_mul(192))
+            .min(crate::MAX_FILE_SIZE as usize),
+    );
+    out.extend_from_slice(b"{\n  \"knownpeers\": ");
+    put_u64(out, u64::from(crate::FORMAT_VERSION));
+    out.extend_from_slice(b",\n  \"codec\": \"json\",\n  \"realm\": ");
+    put_str(out, realm);
+    out.extend_from_slice(b",\n  \"saved_at\": ");
+    put_u64(out, saved_at);
+    out.extend_from_slice(b",\n  \"entries\": [");
+    let mut first = true;
+    for entry in entries.entries() {
+        check.check(entry)?;
+        out.extend_from_slice(if first { b"\n" } else { b",\n" });
+        first = false;
+        put_entry(out, entry);
+    }
+    check.finish(expected)?;
+    out.extend_from_slice(if first { b"]\n}\n" } else { b"\n  ]\n}\n" });
+    Ok(())
 }
 
 impl Codec for JsonCodec {
@@ -396,22 +653,10 @@ impl Codec for JsonCodec {
     ) -> Result<(), Error> {
         out.clear();
         check_realm_len(realm)?;
-        let expected = entries.len();
-        let mut check = WriteCheck::new(expected)?;
-        for entry in entries.entries() {
-            check.check(entry)?;
+        if let Err(e) = write_envelope(realm, saved_at, entries, out) {
+            out.clear();
+            return Err(e);
         }
-        check.finish(expected)?;
-        let envelope = Envelope {
-            knownpeers: crate::FORMAT_VERSION,
-            codec: "json",
-            realm,
-            saved_at,
-            entries: EntriesSer(entries),
-        };
-        serde_json::to_writer_pretty(&mut *out, &envelope)
-            .expect("serializing entries to JSON in memory cannot fail");
-        out.push(b'\n');
         check_file_size(out.len() as u64).inspect_err(|_| out.clear())
     }
 
@@ -420,14 +665,157 @@ impl Codec for JsonCodec {
             crate::Format::Json => {}
             other => return Err(crate::check::wrong_codec(other, CodecKind::Json)),
         }
-        let head = parse_head(bytes)?;
-        crate::check::realm(&head.realm, realm)?;
-        let entries = parse_entries(bytes, &head)?;
-        check_entry_count(entries.len() as u64)?;
+        let (head, entries) =
+            read_envelope(bytes, &|head| crate::check::realm(&head.realm, realm))?;
         Ok(PeerFile {
             realm: head.realm,
             saved_at: head.saved_at,
             entries,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
+
+    /// The envelope as the serde writer this codec used before serialized it: the hand-written
+    /// writer must give the same bytes.
+    #[derive(serde::Serialize)]
+    struct SerdeEnvelope<'a> {
+        knownpeers: u16,
+        codec: &'static str,
+        realm: &'a str,
+        saved_at: u64,
+        entries: &'a [PeerEntry],
+    }
+
+    fn serde_bytes(realm: &str, saved_at: u64, entries: &[PeerEntry]) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(&SerdeEnvelope {
+            knownpeers: crate::FORMAT_VERSION,
+            codec: "json",
+            realm,
+            saved_at,
+            entries,
+        })
+        .expect("serializes");
+        out.push(b'\n');
+        out
+    }
+
+    /// Strings with the characters JSON escapes (quotes, backslashes, every control
+    /// character), other ASCII and multi-byte UTF-8.
+    fn text(max: usize) -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                3 => prop::char::range('a', 'z'),
+                1 => prop::char::range('\0', '\u{20}'),
+                1 => prop::sample::select(vec!['"', '\\', '/', '\u{7f}', 'é', '€', '😀']),
+                1 => any::<char>(),
+            ],
+            0..max,
+        )
+        .prop_map(|c| c.into_iter().collect::<String>())
+        .prop_filter("within the byte limit", move |s| s.len() <= max)
+    }
+
+    fn entry() -> impl Strategy<Value = PeerEntry> {
+        let addr = prop_oneof![
+            (any::<[u8; 4]>(), any::<u16>()).prop_map(|(ip, port)| SocketAddr::from((ip, port))),
+            (
+                any::<u128>(),
+                any::<u16>(),
+                prop_oneof![Just(0u32), any::<u32>()]
+            )
+                .prop_map(|(ip, port, scope)| {
+                    SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::from(ip), port, 0, scope))
+                }),
+            Just(SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 1)),
+        ];
+        let source = prop::sample::select(vec![
+            PeerSource::Gossip,
+            PeerSource::Bootstrap,
+            PeerSource::Connected,
+        ]);
+        (
+            addr,
+            source,
+            any::<u64>(),
+            prop::option::of(text(64)),
+            prop::collection::vec(text(16), 0..4),
+        )
+            .prop_map(
+                |(addr, source, last_seen, node_id, capabilities)| PeerEntry {
+                    addr,
+                    source,
+                    last_seen,
+                    node_id,
+                    capabilities,
+                },
+            )
+    }
+
+    fn unique(entries: Vec<PeerEntry>) -> Vec<PeerEntry> {
+        let mut seen = std::collections::HashSet::new();
+        entries
+            .into_iter()
+            .filter(|e| seen.insert(crate::stored_addr(e.addr)))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn writes_what_serde_json_wrote(
+            realm in text(40).prop_filter("a realm is not empty", |r| !r.is_empty()),
+            saved_at in any::<u64>(),
+            entries in prop::collection::vec(entry(), 0..8),
+        ) {
+            let entries = unique(entries);
+            let ours = JsonCodec.encode(&realm, saved_at, &entries).expect("encodes");
+            let theirs = serde_bytes(&realm, saved_at, &entries);
+            prop_assert_eq!(String::from_utf8_lossy(&ours), String::from_utf8_lossy(&theirs));
+            // And the reader, in one pass, gives them back (addresses in their stored form).
+            let back = JsonCodec.decode(&ours, Some(&realm)).expect("decodes");
+            let stored: Vec<PeerEntry> = entries
+                .iter()
+                .map(|e| PeerEntry { addr: crate::stored_addr(e.addr), ..e.clone() })
+                .collect();
+            prop_assert_eq!(back.entries, stored);
+        }
+    }
+
+    #[test]
+    fn one_pass_only_takes_the_writers_key_order() {
+        let entry = r#"{"addr": "192.0.2.1:7", "source": "Gossip", "last_seen": 3}"#;
+        let ok = |h: &JsonHead| -> Result<(), Error> {
+            assert_eq!(h.realm, "r");
+            Ok(())
+        };
+        let head_first = format!(
+            r#"{{"knownpeers": 1, "realm": "r", "saved_at": 5, "entries": [{entry}], "codec": "json"}}"#
+        );
+        assert!(one_pass(head_first.as_bytes(), &ok).is_some());
+        // `entries` before the head: the two passes read it.
+        let entries_first = format!(
+            r#"{{"entries": [{entry}], "knownpeers": 1, "codec": "json", "realm": "r", "saved_at": 5}}"#
+        );
+        assert!(one_pass(entries_first.as_bytes(), &ok).is_none());
+        let (head, entries) = read_envelope(entries_first.as_bytes(), &ok).expect("reads");
+        assert_eq!((head.saved_at, entries.len()), (5, 1));
+        // A `codec` after the entries is still judged.
+        let bad_codec = format!(
+            r#"{{"knownpeers": 1, "realm": "r", "saved_at": 5, "entries": [{entry}], "codec": "x"}}"#
+        );
+        assert!(one_pass(bad_codec.as_bytes(), &ok).is_none());
+        let err = read_envelope(bad_codec.as_bytes(), &ok).expect_err("a wrong codec");
+        assert_eq!(err.kind(), crate::ErrorKind::Corrupt);
+        // The caller's check runs before the entries, and its error is the two passes' error.
+        let refuse = |_: &JsonHead| Err(Error::RealmRequired);
+        let err = read_envelope(head_first.as_bytes(), &refuse).expect_err("refused");
+        assert!(matches!(err, Error::RealmRequired), "{err:?}");
     }
 }

@@ -107,7 +107,7 @@ struct LegacyOut<'a> {
 /// records by it on load); `failures` is 0. The realm is not written: the array names none.
 /// Entries are checked as every writer checks them (limits, duplicate addresses, file size).
 pub fn write_legacy(entries: &[PeerEntry]) -> Result<Vec<u8>, Error> {
-    let mut check = WriteCheck::new(entries.len())?;
+    let mut check = WriteCheck::new(&entries)?;
     for entry in entries {
         check.check(entry)?;
     }

@@ -116,11 +116,12 @@ pub fn read(bytes: &[u8], policy: &ReadPolicy<'_>) -> Result<Decoded, Error> {
     let format = detect(bytes)?;
     let file = match format {
         Format::Json => {
-            let head = json::parse_head(bytes)?;
-            check::realm(&head.realm, policy.realm)?;
-            check_plaintext_allowed(policy, format)?;
+            let (head, entries) = json::read_envelope(bytes, &|head| {
+                check::realm(&head.realm, policy.realm)?;
+                check_plaintext_allowed(policy, format)
+            })?;
             PeerFile {
-                entries: json::parse_entries(bytes, &head)?,
+                entries,
                 realm: head.realm,
                 saved_at: head.saved_at,
             }

@@ -262,6 +262,11 @@ impl EntrySource for Snapshot {
     fn entries(&self) -> Box<dyn Iterator<Item = &PeerEntry> + '_> {
         Box::new(self.iter())
     }
+    /// The store's index holds each stored address once (every observation and `hydrate` key
+    /// entries by `stored_addr`), so the writer skips its own duplicate check.
+    fn addrs_unique(&self) -> bool {
+        true
+    }
 }
 
 /// What the store's handles share.
@@ -582,8 +587,8 @@ impl PeerStore {
     }
     /// Loads entries from a file: oldest first so recency is kept, then expiry and the cap.
     pub fn hydrate(&self, entries: Vec<PeerEntry>) -> HydrateReport {
-        // Oldest first, so the newest entries end up most recent and evict older ones. Sorted
-        // before taking the lock.
+        // Inserted oldest first (entries with equal `last_seen` in file order), so the newest
+        // end up most recent and evict older ones; counted per tier before taking the lock.
         let load = state::Load::new(entries);
         self.mutate(|state, now_ms| state.hydrate(load, now_ms / 1000))
     }

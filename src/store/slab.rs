@@ -72,6 +72,28 @@ impl Slab {
             .expect("the state module only holds occupied slot numbers")
     }
 
+    /// Whether no slot was ever allocated (a bulk load may then append whole leaves).
+    pub(crate) fn is_pristine(&self) -> bool {
+        self.slots == 0
+    }
+
+    /// Appends a fresh leaf whose first `filled` slots are occupied and the rest `None`, for a
+    /// bulk load: no copy-on-write check per entry, since no snapshot can share a leaf not yet
+    /// in the slab. Only on a slab whose slot count is a multiple of [`CHUNK`] and that has no
+    /// free slot (a pristine slab filled by full leaves so far); the slots are numbered on.
+    pub(crate) fn push_leaf(&mut self, leaf: Leaf, filled: usize) {
+        assert!(
+            self.slots / CHUNK * CHUNK == self.slots && self.free.is_empty() && filled <= CHUNK,
+            "push_leaf appends whole leaves only"
+        );
+        let b = self.slots / (CHUNK * FANOUT);
+        if b == self.branches.len() {
+            self.branches.push(Arc::new(Vec::with_capacity(FANOUT)));
+        }
+        Arc::make_mut(&mut self.branches[b]).push(Arc::new(leaf));
+        self.slots += filled;
+    }
+
     /// Stores `entry` in a free slot (reusing freed slots first) and returns its number.
     pub(crate) fn insert(&mut self, entry: PeerEntry) -> u32 {
         if let Some(slot) = self.free.pop() {

@@ -22,14 +22,14 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hashbrown::HashTable;
+use hashbrown::{hash_table, HashTable};
 use hashlink::LinkedHashMap;
 use knownpeers_codecs::{
     stored_addr, PeerEntry, PeerSource, MAX_CAPABILITIES, MAX_CAPABILITY_LEN, MAX_NODE_ID_LEN,
 };
 
 use super::backoff::DialState;
-use super::slab::{Branch, Slab};
+use super::slab::{Branch, Leaf, Slab, CHUNK};
 use super::{GossipPeer, GossipReport, HydrateReport, MetadataRejected, Observed, StoreConfig};
 
 /// Tier number of a source: its rank, Gossip 0 < Bootstrap 1 < Connected 2.
@@ -171,26 +171,25 @@ impl NewEntry<'_> {
     }
 }
 
-/// A file's entries prepared outside the lock for `State::hydrate`: sorted oldest first, and
-/// counted per tier to size the tables.
+/// A file's entries prepared outside the lock for `State::hydrate`, counted per tier to size
+/// the tables.
 ///
-/// The sort is `sort_unstable_by_key` on purpose (measured at 1M entries on the 2-core machine):
-/// the stable sort allocates a buffer of up to the whole input (96 MB at 1M, paid in page
-/// faults), and sorting (last_seen, position) keys then gathering the entries in that order
-/// costs a cache miss per entry. The unstable sort is in place and deterministic, so equal
-/// `last_seen` values come out in the same (if not the file's) order for the same file.
+/// Entries are inserted oldest first (so the newest end up most recent and evict older ones):
+/// into an empty store `hydrate_fresh` takes them in file order and sorts only small
+/// (`last_seen`, position, slot) keys to order the tiers (sorting the 96-byte entries
+/// themselves was a quarter of a 1M-entry hydrate); the general path sorts the entries,
+/// stably, so entries with equal `last_seen` keep their file order.
 pub(crate) struct Load {
     entries: Vec<PeerEntry>,
     per_tier: [usize; 3],
 }
 
 impl Load {
-    pub(crate) fn new(mut entries: Vec<PeerEntry>) -> Load {
+    pub(crate) fn new(entries: Vec<PeerEntry>) -> Load {
         let mut per_tier = [0usize; 3];
         for e in &entries {
             per_tier[rank(e.source)] += 1;
         }
-        entries.sort_unstable_by_key(|e| e.last_seen);
         Load { entries, per_tier }
     }
 }
@@ -679,7 +678,14 @@ impl State {
             tier.reserve(count.min(room));
         }
         let evictions_before = self.counters.evictions;
-        for mut entry in load.entries {
+        if self.index.is_empty() && self.slab.is_pristine() && load.entries.len() <= room {
+            self.hydrate_fresh(load.entries, now_s, &mut report);
+            report.loaded = self.len();
+            return report;
+        }
+        let mut entries = load.entries;
+        entries.sort_by_key(|e| e.last_seen);
+        for mut entry in entries {
             entry.addr = stored_addr(entry.addr);
             if is_expired(&entry, now_s, ttl) {
                 report.expired += 1;
@@ -717,6 +723,106 @@ impl State {
         report.capped += (self.counters.evictions - evictions_before) as usize;
         report.loaded = self.len();
         report
+    }
+
+    /// `hydrate` into a store that never held an entry, with room for every entry: nothing
+    /// can be expired in the store or evicted, so the entries go in file order straight into
+    /// fresh leaves (no copy-on-write check each), each with one find-or-insert probe of the
+    /// index (not a lookup and then an insert). The tiers are then filled in (`last_seen`,
+    /// file position) order from small keys, which is the order the general path inserts in.
+    ///
+    /// A file a reader has de-duplicated never finds its address taken. Other input may; the
+    /// general path (oldest first, an equal or higher source replaces) then keeps, of the
+    /// entries of one address, the one with the highest (source, `last_seen`, position), with
+    /// its own `last_seen`, at that entry's place in the recency order: that is what this
+    /// keeps too, whatever order the duplicates come in.
+    fn hydrate_fresh(&mut self, entries: Vec<PeerEntry>, now_s: u64, report: &mut HydrateReport) {
+        let ttl = self.config.ttl_secs;
+        // Per slot, in slot order: (last_seen, file position, tier) of the entry it holds.
+        let mut keys: Vec<(u64, usize, u8)> = Vec::with_capacity(entries.len());
+        let mut leaf: Leaf = std::array::from_fn(|_| None);
+        // The slot number of `leaf[0]`, and how many of `leaf`'s slots are filled.
+        let mut base: u32 = 0;
+        let mut fill = 0usize;
+        for (pos, mut entry) in entries.into_iter().enumerate() {
+            entry.addr = stored_addr(entry.addr);
+            if is_expired(&entry, now_s, ttl) {
+                report.expired += 1;
+                continue;
+            }
+            let hash = hash_addr(&self.hasher, &entry.addr);
+            let (slab, hasher, cur) = (&self.slab, &self.hasher, &leaf);
+            let at = |s: u32| -> &PeerEntry {
+                if s >= base {
+                    cur[(s - base) as usize]
+                        .as_ref()
+                        .expect("the index holds filled slots only")
+                } else {
+                    slab.get(s)
+                }
+            };
+            let found = self.index.entry(
+                hash,
+                |&s| at(s).addr == entry.addr,
+                |&s| hash_addr(hasher, &at(s).addr),
+            );
+            match found {
+                hash_table::Entry::Vacant(vacant) => {
+                    vacant.insert(base + fill as u32);
+                    keys.push((entry.last_seen, pos, rank(entry.source) as u8));
+                    leaf[fill] = Some(entry);
+                    fill += 1;
+                    if fill == CHUNK {
+                        let full = std::mem::replace(&mut leaf, std::array::from_fn(|_| None));
+                        self.slab.push_leaf(full, CHUNK);
+                        base += CHUNK as u32;
+                        fill = 0;
+                    }
+                }
+                hash_table::Entry::Occupied(occupied) => {
+                    let slot = *occupied.get();
+                    let old = if slot >= base {
+                        leaf[(slot - base) as usize]
+                            .as_mut()
+                            .expect("the index holds filled slots only")
+                    } else {
+                        self.slab.get_mut(slot)
+                    };
+                    let (new_rank, old_rank) = (rank(entry.source), rank(old.source));
+                    if new_rank < old_rank
+                        || (new_rank == old_rank && entry.last_seen < old.last_seen)
+                    {
+                        continue;
+                    }
+                    keys[slot as usize] = (entry.last_seen, pos, new_rank as u8);
+                    *old = entry;
+                }
+            }
+            self.bump();
+        }
+        if fill > 0 {
+            self.slab.push_leaf(leaf, fill);
+        }
+        let mut counts = [0usize; 3];
+        for &(_, _, tier) in &keys {
+            counts[usize::from(tier)] += 1;
+        }
+        let mut per_tier = counts.map(Vec::<(u64, usize, u32)>::with_capacity);
+        for (slot, &(last_seen, pos, tier)) in keys.iter().enumerate() {
+            per_tier[usize::from(tier)].push((last_seen, pos, slot as u32));
+        }
+        drop(keys);
+        for (tier, mut order) in per_tier.into_iter().enumerate() {
+            // Positions are distinct, so the unstable sort gives one order.
+            order.sort_unstable();
+            if let Some(&(newest, _, _)) = order.last() {
+                self.latest_s = self.latest_s.max(newest);
+            }
+            let tier = &mut self.tiers[tier];
+            for (_, _, slot) in order {
+                tier.insert(slot, DialState::default());
+            }
+        }
     }
 
     /// The branch pointers and generation, for a snapshot (no entry copied).
