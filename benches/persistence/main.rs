@@ -47,7 +47,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chacha20poly1305::aead::{AeadInPlace, KeyInit};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
 use knownpeers::codecs::{Codec, FrameVersion, MsgpackCodec, ReadPolicy, SealedCodec};
 use knownpeers::{
     CodecKind, Config, ManualClock, PeerEntry, PeerSource, PeerStore, PersistenceConfig,
