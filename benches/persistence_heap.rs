@@ -58,10 +58,10 @@ fn net_heap<T>(f: impl FnOnce() -> T) -> f64 {
     c.bytes_allocated as f64 - c.bytes_deallocated as f64
 }
 
-/// The counter's net bytes now.
+/// The counter's net bytes now (a `realloc`'s size change counted once, as in [`net_heap`]).
 fn net_now() -> f64 {
     let s = GLOBAL.stats();
-    s.bytes_allocated as f64 + s.bytes_reallocated as f64 - s.bytes_deallocated as f64
+    s.bytes_allocated as f64 - s.bytes_deallocated as f64
 }
 
 /// While `f` runs, the highest net heap above the start (sampled as often as a second thread
