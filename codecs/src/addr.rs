@@ -67,18 +67,9 @@ impl AddrText {
 
     /// `n` in decimal without leading zeros.
     #[inline]
-    fn decimal(&mut self, mut n: u32) {
-        let mut digits = [0u8; 10];
-        let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        let d = &digits[at..];
+    fn decimal(&mut self, n: u32) {
+        let mut digits = itoa::Buffer::new();
+        let d = digits.format(n).as_bytes();
         self.buf[self.len..self.len + d.len()].copy_from_slice(d);
         self.len += d.len();
     }

@@ -234,11 +234,7 @@ impl KdfArgs {
 
     /// The parameters, defaults filled in (not yet checked).
     pub fn params(&self) -> KdfParams {
-        KdfParams {
-            m_cost_kib: self.kdf_m_kib.unwrap_or(KdfParams::DEFAULT.m_cost_kib),
-            t_cost: self.kdf_t.unwrap_or(KdfParams::DEFAULT.t_cost),
-            p_cost: self.kdf_p.unwrap_or(KdfParams::DEFAULT.p_cost),
-        }
+        or_default(self.kdf_m_kib, self.kdf_t, self.kdf_p)
     }
 }
 
@@ -261,11 +257,16 @@ pub(crate) struct KdfCeilingArgs {
 impl KdfCeilingArgs {
     /// The ceiling, defaults filled in (checked against FORMAT.md's bounds by the codec).
     pub fn params(&self) -> KdfParams {
-        KdfParams {
-            m_cost_kib: self.kdf_max_m_kib.unwrap_or(KdfParams::DEFAULT.m_cost_kib),
-            t_cost: self.kdf_max_t.unwrap_or(KdfParams::DEFAULT.t_cost),
-            p_cost: self.kdf_max_p.unwrap_or(KdfParams::DEFAULT.p_cost),
-        }
+        or_default(self.kdf_max_m_kib, self.kdf_max_t, self.kdf_max_p)
+    }
+}
+
+/// Argon2id costs from three optional flags, each defaulting to [`KdfParams::DEFAULT`]'s.
+fn or_default(m_cost_kib: Option<u32>, t_cost: Option<u32>, p_cost: Option<u32>) -> KdfParams {
+    KdfParams {
+        m_cost_kib: m_cost_kib.unwrap_or(KdfParams::DEFAULT.m_cost_kib),
+        t_cost: t_cost.unwrap_or(KdfParams::DEFAULT.t_cost),
+        p_cost: p_cost.unwrap_or(KdfParams::DEFAULT.p_cost),
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use knownpeers_codecs::{
-    detect, plaintext_codec_with_version, Codec, CodecKind, Format, FrameVersion, Header,
+    detect, plaintext_codec_with_version, Codec, CodecKind, Decoded, Format, FrameVersion, Header,
     JsonCodec, KdfInfo,
 };
 use knownpeers_keys::{KdfParams, Key};
@@ -120,6 +120,23 @@ fn input_key(
     }
 }
 
+/// What `export` and `verify` share: check `--realm`, read FILE, and decode it as `realm` with
+/// its key (when it is sealed and a key was given). The key lives only as long as the decode.
+fn read_and_decode(
+    file: &Path,
+    realm: Option<&str>,
+    spec: Option<&KeySpec>,
+    ceiling: &KdfCeilingArgs,
+) -> Result<(Input, Decoded), Failure> {
+    check_realm_arg(realm)?;
+    let input = read_input(file)?;
+    let decoded = {
+        let key = input_key(&input, spec, ceiling, KeyFlags::Plain)?;
+        decode(&input, realm, key.as_ref(), KeyFlags::Plain)?
+    };
+    Ok((input, decoded))
+}
+
 /// `--realm`, when given, is a realm a file could hold: 1 to 255 bytes (an empty one would
 /// let a legacy file "verify" as a realm no store can have).
 fn check_realm_arg(realm: Option<&str>) -> Result<(), Failure> {
@@ -136,15 +153,12 @@ fn check_realm_arg(realm: Option<&str>) -> Result<(), Failure> {
 
 /// `export FILE`: the entries as a FORMAT.md JSON envelope on stdout.
 pub(crate) fn export(args: &ExportArgs) -> Result<(), Failure> {
-    check_realm_arg(args.realm.as_deref())?;
-    let input = read_input(&args.file)?;
-    let key = input_key(
-        &input,
+    let (input, decoded) = read_and_decode(
+        &args.file,
+        args.realm.as_deref(),
         args.key.spec().as_ref(),
         &args.ceiling,
-        KeyFlags::Plain,
     )?;
-    let decoded = decode(&input, args.realm.as_deref(), key.as_ref(), KeyFlags::Plain)?;
     let mut out = JsonCodec
         .encode(
             &decoded.file.realm,
@@ -163,15 +177,12 @@ pub(crate) fn export(args: &ExportArgs) -> Result<(), Failure> {
 
 /// `verify FILE`: every check FORMAT.md's reader makes, then a one-line verdict.
 pub(crate) fn verify(args: &VerifyArgs) -> Result<(), Failure> {
-    check_realm_arg(args.realm.as_deref())?;
-    let input = read_input(&args.file)?;
-    let key = input_key(
-        &input,
+    let (input, decoded) = read_and_decode(
+        &args.file,
+        args.realm.as_deref(),
         args.key.spec().as_ref(),
         &args.ceiling,
-        KeyFlags::Plain,
     )?;
-    let decoded = decode(&input, args.realm.as_deref(), key.as_ref(), KeyFlags::Plain)?;
     let line = format!(
         "ok: {}: codec {}, realm {}, {} entries\n",
         safe_path(&input.path),
