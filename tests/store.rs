@@ -31,19 +31,9 @@ fn addr(n: u32) -> SocketAddr {
     }
 }
 
-fn config(max_entries: usize, ttl_secs: u64) -> StoreConfig {
-    StoreConfig {
-        max_entries,
-        ttl_secs,
-        max_gossip_batch: 1000,
-        backoff: Backoff {
-            base_ms: 1000,
-            cap_ms: 600_000,
-            jitter_permille: 0,
-        },
-        jitter_seed: Some(7),
-    }
-}
+#[path = "common/store.rs"]
+mod store_util;
+use store_util::store_config as config;
 
 fn store_with(cfg: StoreConfig) -> (PeerStore, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::at_secs(T0));

@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use knownpeers::{
-    Backoff, DialState, GossipPeer, ManualClock, Observed, PeerSource, PeerStore, StoreConfig,
-};
+use knownpeers::{DialState, GossipPeer, ManualClock, Observed, PeerSource, PeerStore};
 
 const T0: u64 = 1_700_000_000;
+
+#[path = "common/store.rs"]
+mod store_util;
 
 fn addr(n: u32) -> SocketAddr {
     let [a, b, c, d] = (0x0a00_0000u32 + n).to_be_bytes();
@@ -19,17 +20,7 @@ fn addr(n: u32) -> SocketAddr {
 
 fn store(max_entries: usize, ttl_secs: u64) -> (PeerStore, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::at_secs(T0));
-    let config = StoreConfig {
-        max_entries,
-        ttl_secs,
-        max_gossip_batch: 1000,
-        backoff: Backoff {
-            base_ms: 1000,
-            cap_ms: 600_000,
-            jitter_permille: 0,
-        },
-        jitter_seed: Some(7),
-    };
+    let config = store_util::store_config(max_entries, ttl_secs);
     (PeerStore::new(config, clock.clone()), clock)
 }
 

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use knownpeers::{Config, ManualClock, PeerEntry};
+use knownpeers::{Backoff, Config, ManualClock, PeerEntry, StoreConfig};
 
 /// The vectors' `saved_at`, used as "now" throughout.
 pub const T0: u64 = 1_764_000_000;
@@ -68,4 +68,21 @@ pub fn listing(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// The in-memory store tests' config: `max_entries`, `ttl_secs`, 1000 addresses per gossip batch,
+/// backoff from 1 s to 10 min without jitter, and a fixed jitter seed, so that dial times are
+/// exact.
+pub fn store_config(max_entries: usize, ttl_secs: u64) -> StoreConfig {
+    StoreConfig {
+        max_entries,
+        ttl_secs,
+        max_gossip_batch: 1000,
+        backoff: Backoff {
+            base_ms: 1000,
+            cap_ms: 600_000,
+            jitter_permille: 0,
+        },
+        jitter_seed: Some(7),
+    }
 }
