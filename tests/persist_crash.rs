@@ -92,6 +92,7 @@ fn check_file(dir: &Path, allowed: &[u64], sealed: &SealedCodec) -> Option<u64> 
         require_encryption: false,
         sealed: Some(sealed),
         legacy_mtime: 0,
+        check_duplicates: true,
     };
     let decoded = read(&bytes, &policy).expect("the file decodes completely after a kill");
     let g = decoded.file.saved_at - T0;

@@ -435,6 +435,9 @@ fn breakdown(ctx: &mut Ctx<'_>) {
             require_encryption: kind == CodecKind::Sealed,
             sealed: Some(&sealed),
             legacy_mtime: 0,
+            // As the load at open reads into a fresh store: the hydrate step applies the
+            // duplicate-address rule (its index build), so the decode step does not.
+            check_duplicates: false,
         };
         let s = {
             let mut competitors: Vec<Competitor<'_>> = vec![

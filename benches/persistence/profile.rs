@@ -31,7 +31,8 @@ pub(crate) fn profile(ctx: &mut Ctx<'_>) {
             .encode_into("bench-profile", gen::NOW, &snap, &mut buf)
             .expect("generated entries encode");
     });
-    let policy = ReadPolicy::plaintext(Some("bench-profile"));
+    // As the load at open reads into a fresh store: the hydrate applies the duplicate rule.
+    let policy = ReadPolicy::plaintext(Some("bench-profile")).defer_duplicate_check();
     phase("msgpack decode + hydrate", &mut || {
         let decoded = knownpeers::codecs::read(&buf, &policy).expect("the buffer was just encoded");
         let fresh = PeerStore::new(

@@ -159,8 +159,13 @@ fn encode_entries(entries: &dyn EntrySource, out: &mut ByteBuf) -> Result<u32, E
     Ok(count)
 }
 
-/// Parses a whole body that must hold exactly `entry_count` entries.
-pub(crate) fn decode(body: &[u8], entry_count: u32) -> Result<Vec<PeerEntry>, Error> {
+/// Parses a whole body that must hold exactly `entry_count` entries, refusing a repeated
+/// address as it goes unless `check_dups` is false (the caller applies that rule itself).
+pub(crate) fn decode(
+    body: &[u8],
+    entry_count: u32,
+    check_dups: bool,
+) -> Result<Vec<PeerEntry>, Error> {
     let mut rd = Reader::new(body);
     let len = rd.array_len().map_err(|e| e.at("the entry array"))?;
     if len != entry_count {
@@ -172,10 +177,12 @@ pub(crate) fn decode(body: &[u8], entry_count: u32) -> Result<Vec<PeerEntry>, Er
     // bound it (each entry takes at least MIN_ENTRY_BYTES).
     let capacity = (len as usize).min(rd.remaining() / MIN_ENTRY_BYTES + 1);
     let mut entries = Vec::with_capacity(capacity);
-    let mut unique = UniqueAddrs::new(Side::Read, capacity);
+    let mut unique = check_dups.then(|| UniqueAddrs::new(Side::Read, capacity));
     for index in 0..len as usize {
         let entry = decode_entry(&mut rd, index)?;
-        unique.insert(entry.addr, index)?;
+        if let Some(unique) = &mut unique {
+            unique.insert(entry.addr, index)?;
+        }
         entries.push(entry);
     }
     if rd.remaining() != 0 {

@@ -275,9 +275,10 @@ impl Unchecked {
         }
     }
 
-    /// The entries, or corrupt when two share an address (the later one is named, by index).
-    pub(crate) fn unique(self) -> Result<Vec<PeerEntry>, Error> {
-        if !self.checked {
+    /// The entries, or corrupt when two share an address (the later one is named, by index);
+    /// unchecked when `check_dups` is false (the caller applies that rule itself).
+    pub(crate) fn unique(self, check_dups: bool) -> Result<Vec<PeerEntry>, Error> {
+        if check_dups && !self.checked {
             let mut seen = UniqueAddrs::for_entries(Side::Read, &self.entries);
             for (index, entry) in self.entries.iter().enumerate() {
                 seen.insert(entry.addr, index)?;
@@ -287,11 +288,16 @@ impl Unchecked {
     }
 }
 
-/// The whole compact body in one piece, holding exactly `entry_count` entries.
-pub(crate) fn decode(body: &[u8], entry_count: u32) -> Result<Vec<PeerEntry>, Error> {
+/// The whole compact body in one piece, holding exactly `entry_count` entries; `check_dups`
+/// as for [`Unchecked::unique`].
+pub(crate) fn decode(
+    body: &[u8],
+    entry_count: u32,
+    check_dups: bool,
+) -> Result<Vec<PeerEntry>, Error> {
     let mut decoder = Decoder::new(entry_count, body.len())?;
     decoder.feed(body, true)?;
-    decoder.into_entries().unique()
+    decoder.into_entries().unique(check_dups)
 }
 
 fn decode_entry(rd: &mut Reader<'_>, index: usize) -> Result<PeerEntry, Failure> {

@@ -227,12 +227,27 @@ impl UniqueAddrs {
         if new {
             return Ok(());
         }
-        let what = format!("entry {index} repeats the address of an earlier entry");
         Err(match self.side {
-            Side::Write => Error::InvalidInput { what },
-            Side::Read => Error::corrupt(what),
+            Side::Write => Error::InvalidInput {
+                what: repeat_what(index),
+            },
+            Side::Read => duplicate_address(index),
         })
     }
+}
+
+fn repeat_what(index: usize) -> String {
+    format!("entry {index} repeats the address of an earlier entry")
+}
+
+/// The error every reader gives for a file whose entry `index` repeats the (stored) address
+/// of an earlier entry ([`stored_addr`]; FORMAT.md: such a file is corrupt): for a caller that
+/// read with [`ReadPolicy::defer_duplicate_check`](crate::ReadPolicy::defer_duplicate_check)
+/// and applies the rule itself, so that its refusal is classified and worded exactly as the
+/// reader's own would be. `index` is the first entry, in file order, whose address an earlier
+/// entry has.
+pub fn duplicate_address(index: usize) -> Error {
+    Error::corrupt(repeat_what(index))
 }
 
 /// Everything a writer checks before it writes one entry, so that it never writes a file a

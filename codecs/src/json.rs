@@ -167,16 +167,19 @@ fn judge_head(
 /// between them. The result and every error are those of the two passes: the one pass only
 /// ever returns a success the two passes would return too, and any failure in it is
 /// recomputed by them, so that the classification of a bad file never depends on the path.
+///
+/// A repeated address is refused unless `check_dups` is false (the caller applies that rule).
 pub(crate) fn read_envelope(
     bytes: &[u8],
     check: &dyn Fn(&JsonHead) -> Result<(), Error>,
+    check_dups: bool,
 ) -> Result<(JsonHead, Vec<PeerEntry>), Error> {
-    if let Some(done) = one_pass(bytes, check) {
+    if let Some(done) = one_pass(bytes, check, check_dups) {
         return Ok(done);
     }
     let head = parse_head(bytes)?;
     check(&head)?;
-    let entries = parse_entries(bytes, &head)?;
+    let entries = parse_entries(bytes, &head, check_dups)?;
     check_entry_count(entries.len() as u64)?;
     Ok((head, entries))
 }
@@ -187,6 +190,7 @@ pub(crate) fn read_envelope(
 fn one_pass(
     bytes: &[u8],
     check: &dyn Fn(&JsonHead) -> Result<(), Error>,
+    check_dups: bool,
 ) -> Option<(JsonHead, Vec<PeerEntry>)> {
     check_file_size(bytes.len() as u64).ok()?;
     let bytes = strip_bom(bytes);
@@ -199,6 +203,7 @@ fn one_pass(
         stash: &stash,
         check,
         capacity,
+        check_dups,
     }
     .deserialize(&mut de)
     .ok()?;
@@ -211,6 +216,7 @@ struct OnePass<'s, 'c> {
     stash: &'s RefCell<Option<Error>>,
     check: &'c dyn Fn(&JsonHead) -> Result<(), Error>,
     capacity: usize,
+    check_dups: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for OnePass<'_, '_> {
@@ -263,6 +269,7 @@ impl<'de> Visitor<'de> for OnePass<'_, '_> {
                     stash: self.stash,
                     fallback_last_seen: 0,
                     capacity: self.capacity,
+                    check_dups: self.check_dups,
                     _record: PhantomData,
                 })?;
                 entries = Some((head, list));
@@ -293,7 +300,11 @@ impl<'de> Visitor<'de> for OnePass<'_, '_> {
 /// Parses the envelope's `entries` (a second pass, after the head's checks passed). `head`'s
 /// count (of elements actually present), bounded by the bytes present ([`list_capacity`]),
 /// sizes the allocations.
-pub(crate) fn parse_entries(bytes: &[u8], head: &JsonHead) -> Result<Vec<PeerEntry>, Error> {
+pub(crate) fn parse_entries(
+    bytes: &[u8],
+    head: &JsonHead,
+    check_dups: bool,
+) -> Result<Vec<PeerEntry>, Error> {
     let bytes = strip_bom(bytes);
     let stash = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);
@@ -301,6 +312,7 @@ pub(crate) fn parse_entries(bytes: &[u8], head: &JsonHead) -> Result<Vec<PeerEnt
     let parsed = EnvelopeEntries {
         stash: &stash,
         capacity,
+        check_dups,
     }
     .deserialize(&mut de)
     .and_then(|entries| de.end().map(|()| entries));
@@ -383,6 +395,8 @@ pub(crate) struct ListSeed<'s, R> {
     /// Preallocation: at most [`list_capacity`] of the elements known to be present, never a
     /// count the file claims nor one the bytes present could not hold.
     pub capacity: usize,
+    /// Refuse a repeated address (false: the caller applies that rule itself).
+    pub check_dups: bool,
     pub _record: PhantomData<R>,
 }
 
@@ -400,7 +414,9 @@ impl<'de, R: Record<'de>> Visitor<'de> for ListSeed<'_, R> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         let mut entries = Vec::with_capacity(self.capacity);
-        let mut unique = UniqueAddrs::new(Side::Read, self.capacity);
+        let mut unique = self
+            .check_dups
+            .then(|| UniqueAddrs::new(Side::Read, self.capacity));
         let fail = |e: Error| {
             *self.stash.borrow_mut() = Some(e);
             de::Error::custom("see the stashed error")
@@ -415,7 +431,9 @@ impl<'de, R: Record<'de>> Visitor<'de> for ListSeed<'_, R> {
             let entry = record
                 .into_entry(index, self.fallback_last_seen)
                 .map_err(fail)?;
-            unique.insert(entry.addr, index).map_err(fail)?;
+            if let Some(unique) = &mut unique {
+                unique.insert(entry.addr, index).map_err(fail)?;
+            }
             entries.push(entry);
         }
         Ok(entries)
@@ -426,6 +444,7 @@ impl<'de, R: Record<'de>> Visitor<'de> for ListSeed<'_, R> {
 struct EnvelopeEntries<'s> {
     stash: &'s RefCell<Option<Error>>,
     capacity: usize,
+    check_dups: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for EnvelopeEntries<'_> {
@@ -451,6 +470,7 @@ impl<'de> Visitor<'de> for EnvelopeEntries<'_> {
                     stash: self.stash,
                     fallback_last_seen: 0,
                     capacity: self.capacity,
+                    check_dups: self.check_dups,
                     _record: PhantomData,
                 })?);
             } else {
@@ -656,7 +676,7 @@ impl Codec for JsonCodec {
             other => return Err(crate::check::wrong_codec(other, CodecKind::Json)),
         }
         let (head, entries) =
-            read_envelope(bytes, &|head| crate::check::realm(&head.realm, realm))?;
+            read_envelope(bytes, &|head| crate::check::realm(&head.realm, realm), true)?;
         Ok(PeerFile {
             realm: head.realm,
             saved_at: head.saved_at,
@@ -788,24 +808,24 @@ mod tests {
         let head_first = format!(
             r#"{{"knownpeers": 1, "realm": "r", "saved_at": 5, "entries": [{entry}], "codec": "json"}}"#
         );
-        assert!(one_pass(head_first.as_bytes(), &ok).is_some());
+        assert!(one_pass(head_first.as_bytes(), &ok, true).is_some());
         // `entries` before the head: the two passes read it.
         let entries_first = format!(
             r#"{{"entries": [{entry}], "knownpeers": 1, "codec": "json", "realm": "r", "saved_at": 5}}"#
         );
-        assert!(one_pass(entries_first.as_bytes(), &ok).is_none());
-        let (head, entries) = read_envelope(entries_first.as_bytes(), &ok).expect("reads");
+        assert!(one_pass(entries_first.as_bytes(), &ok, true).is_none());
+        let (head, entries) = read_envelope(entries_first.as_bytes(), &ok, true).expect("reads");
         assert_eq!((head.saved_at, entries.len()), (5, 1));
         // A `codec` after the entries is still judged.
         let bad_codec = format!(
             r#"{{"knownpeers": 1, "realm": "r", "saved_at": 5, "entries": [{entry}], "codec": "x"}}"#
         );
-        assert!(one_pass(bad_codec.as_bytes(), &ok).is_none());
-        let err = read_envelope(bad_codec.as_bytes(), &ok).expect_err("a wrong codec");
+        assert!(one_pass(bad_codec.as_bytes(), &ok, true).is_none());
+        let err = read_envelope(bad_codec.as_bytes(), &ok, true).expect_err("a wrong codec");
         assert_eq!(err.kind(), crate::ErrorKind::Corrupt);
         // The caller's check runs before the entries, and its error is the two passes' error.
         let refuse = |_: &JsonHead| Err(Error::RealmRequired);
-        let err = read_envelope(head_first.as_bytes(), &refuse).expect_err("refused");
+        let err = read_envelope(head_first.as_bytes(), &refuse, true).expect_err("refused");
         assert!(matches!(err, Error::RealmRequired), "{err:?}");
     }
 }

@@ -56,7 +56,8 @@ impl<'de> Record<'de> for LegacyRecord<'de> {
 /// Parses a legacy file; a record whose `last_success_epoch` is null or absent gets `mtime`.
 /// A first pass counts the records, so that too many are refused before any is parsed; the
 /// allocations are sized by that count bounded by the bytes present ([`list_capacity`]).
-pub(crate) fn parse(bytes: &[u8], mtime: u64) -> Result<Vec<PeerEntry>, Error> {
+/// A repeated address is refused unless `check_dups` is false (the caller applies that rule).
+pub(crate) fn parse(bytes: &[u8], mtime: u64, check_dups: bool) -> Result<Vec<PeerEntry>, Error> {
     let records = count(bytes)?;
     check_entry_count(records)?;
     let stash = RefCell::new(None);
@@ -66,6 +67,7 @@ pub(crate) fn parse(bytes: &[u8], mtime: u64) -> Result<Vec<PeerEntry>, Error> {
         stash: &stash,
         fallback_last_seen: mtime,
         capacity: list_capacity(records, text.len()),
+        check_dups,
         _record: PhantomData,
     }
     .deserialize(&mut de)

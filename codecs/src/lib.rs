@@ -72,7 +72,7 @@ mod stream;
 pub use choose::{plaintext_codec, plaintext_codec_with_version};
 pub use codec::{Codec, CodecKind, PeerFile};
 pub use detect::{detect, Format};
-pub use entry::{stored_addr, EntrySource, PeerEntry, PeerSource};
+pub use entry::{duplicate_address, stored_addr, EntrySource, PeerEntry, PeerSource};
 pub use error::{Error, ErrorKind};
 pub use frame::FrameVersion;
 pub use json::JsonCodec;

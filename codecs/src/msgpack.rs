@@ -44,8 +44,13 @@ impl Default for MsgpackCodec {
 }
 
 /// The body of a msgpack frame whose header passed [`frame::parse`] and whose realm and
-/// policy the caller has checked: the body CRC, then the body of the header's version.
-pub(crate) fn decode_body(bytes: &[u8], header: &FrameHeader<'_>) -> Result<Vec<PeerEntry>, Error> {
+/// policy the caller has checked: the body CRC, then the body of the header's version
+/// (checked for repeated addresses unless `check_dups` is false).
+pub(crate) fn decode_body(
+    bytes: &[u8],
+    header: &FrameHeader<'_>,
+    check_dups: bool,
+) -> Result<Vec<PeerEntry>, Error> {
     let body = header.body(bytes);
     let end = header.header_len + header.body_len;
     let stored = u32::from_le_bytes(
@@ -59,8 +64,8 @@ pub(crate) fn decode_body(bytes: &[u8], header: &FrameHeader<'_>) -> Result<Vec<
         ));
     }
     match header.version {
-        FrameVersion::V1 => body::decode(body, header.entry_count),
-        FrameVersion::V2 => compact::decode(body, header.entry_count),
+        FrameVersion::V1 => body::decode(body, header.entry_count, check_dups),
+        FrameVersion::V2 => compact::decode(body, header.entry_count, check_dups),
     }
 }
 
@@ -104,7 +109,7 @@ impl Codec for MsgpackCodec {
         }
         let header = frame::parse(bytes)?;
         check::realm(header.realm, realm)?;
-        let entries = decode_body(bytes, &header)?;
+        let entries = decode_body(bytes, &header, true)?;
         Ok(PeerFile {
             realm: header.realm.to_owned(),
             saved_at: header.saved_at,

@@ -25,6 +25,10 @@ pub struct ReadPolicy<'a> {
     /// `last_seen` for legacy entries whose `last_success_epoch` is null: the file's mtime.
     /// Also the `saved_at` reported for a legacy file, which has none of its own.
     pub legacy_mtime: u64,
+    /// Apply FORMAT.md's duplicate-address rule (true, as the constructors set it): a file in
+    /// which two entries have one stored address is corrupt. False only through
+    /// [`ReadPolicy::defer_duplicate_check`].
+    pub check_duplicates: bool,
 }
 
 impl<'a> ReadPolicy<'a> {
@@ -35,6 +39,7 @@ impl<'a> ReadPolicy<'a> {
             require_encryption: false,
             sealed: None,
             legacy_mtime: 0,
+            check_duplicates: true,
         }
     }
 
@@ -50,6 +55,25 @@ impl<'a> ReadPolicy<'a> {
             require_encryption,
             sealed: Some(codec),
             legacy_mtime: 0,
+            check_duplicates: true,
+        }
+    }
+
+    /// This policy with the duplicate-address rule left to the caller: the reader builds no set
+    /// of addresses, and the entries of a [`Decoded`] may then repeat an address. The caller
+    /// must apply FORMAT.md's rule itself (no two entries with one [`stored_addr`]) and refuse
+    /// such a file with [`duplicate_address`]`(index)` of the first entry that repeats an
+    /// earlier one, which is the error, class and message the reader would have given. For a
+    /// loader whose own index finds a repeated address anyway (the store's hydrate), so that a
+    /// load makes one duplicate check per entry, not two. Every other check is unchanged; in a
+    /// file with several faults, an error about another fault may then come first.
+    ///
+    /// [`stored_addr`]: crate::stored_addr
+    /// [`duplicate_address`]: crate::duplicate_address
+    pub fn defer_duplicate_check(self) -> ReadPolicy<'a> {
+        ReadPolicy {
+            check_duplicates: false,
+            ..self
         }
     }
 }
@@ -116,10 +140,14 @@ pub fn read(bytes: &[u8], policy: &ReadPolicy<'_>) -> Result<Decoded, Error> {
     let format = detect(bytes)?;
     let file = match format {
         Format::Json => {
-            let (head, entries) = json::read_envelope(bytes, &|head| {
-                check::realm(&head.realm, policy.realm)?;
-                check_plaintext_allowed(policy, format)
-            })?;
+            let (head, entries) = json::read_envelope(
+                bytes,
+                &|head| {
+                    check::realm(&head.realm, policy.realm)?;
+                    check_plaintext_allowed(policy, format)
+                },
+                policy.check_duplicates,
+            )?;
             PeerFile {
                 entries,
                 realm: head.realm,
@@ -133,7 +161,7 @@ pub fn read(bytes: &[u8], policy: &ReadPolicy<'_>) -> Result<Decoded, Error> {
             PeerFile {
                 realm: realm.to_string(),
                 saved_at: policy.legacy_mtime,
-                entries: legacy::parse(bytes, policy.legacy_mtime)?,
+                entries: legacy::parse(bytes, policy.legacy_mtime, policy.check_duplicates)?,
             }
         }
         Format::Msgpack | Format::Sealed => {
@@ -142,9 +170,11 @@ pub fn read(bytes: &[u8], policy: &ReadPolicy<'_>) -> Result<Decoded, Error> {
             let entries = match header.codec {
                 FrameCodec::Msgpack => {
                     check_plaintext_allowed(policy, format)?;
-                    msgpack::decode_body(bytes, &header)?
+                    msgpack::decode_body(bytes, &header, policy.check_duplicates)?
                 }
-                FrameCodec::Sealed => sealed_key(&header, policy)?.open(bytes, &header)?,
+                FrameCodec::Sealed => {
+                    sealed_key(&header, policy)?.open(bytes, &header, policy.check_duplicates)?
+                }
             };
             PeerFile {
                 realm: header.realm.to_owned(),
@@ -181,11 +211,11 @@ pub fn read_owned(bytes: Vec<u8>, policy: &ReadPolicy<'_>) -> Result<Decoded, Er
         body_len: header.body_len,
         entry_count: header.entry_count,
     };
-    let entries = codec.open_owned(&mut bytes, &shape)?;
+    let entries = codec.open_owned(&mut bytes, &shape, policy.check_duplicates)?;
     // The file's buffer (now plaintext) is zeroized and released before the duplicate check
     // builds its set of addresses, so a load's peak is the larger of the two, not their sum.
     drop(bytes);
-    let entries = entries.unique()?;
+    let entries = entries.unique(policy.check_duplicates)?;
     Ok(Decoded {
         format: Format::Sealed,
         file: PeerFile {

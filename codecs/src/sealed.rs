@@ -249,10 +249,12 @@ impl SealedCodec {
 
     /// Reader steps 4 to 7 for a header that passed steps 1 to 3, on a borrowed file: after the
     /// key check, the body is copied once into a buffer that zeroizes itself, and opened there.
+    /// Repeated addresses are refused unless `check_dups` is false.
     pub(crate) fn open(
         &self,
         bytes: &[u8],
         header: &FrameHeader<'_>,
+        check_dups: bool,
     ) -> Result<Vec<PeerEntry>, Error> {
         let f = header
             .sealed
@@ -263,13 +265,13 @@ impl SealedCodec {
         let entries = match header.version {
             FrameVersion::V1 => {
                 let mut body = Zeroizing::new(header.body(bytes).to_vec());
-                open_v1(&key, f, aad, &mut body, header.entry_count)?
+                open_v1(&key, f, aad, &mut body, header.entry_count, check_dups)?
             }
             FrameVersion::V2 => {
                 let body = header.body(bytes);
                 let mut decoder = v2_decoder(body.len(), header.entry_count)?;
                 stream::open_copy(&ChunkCipher::new(&key), aad, body, &mut decoder)?;
-                decoder.into_entries().unique()?
+                decoder.into_entries().unique(check_dups)?
             }
         };
         self.adopt(f, adopt);
@@ -278,20 +280,27 @@ impl SealedCodec {
 
     /// Reader steps 4 to 7 on a file the caller owns: the body is opened in place in `file`
     /// (no copy), which then holds plaintext: the caller zeroizes it. The caller applies the
-    /// duplicate-address rule ([`compact::Unchecked::unique`]) once it has released `file`.
+    /// duplicate-address rule ([`compact::Unchecked::unique`]) once it has released `file`
+    /// (a version-1 body is checked as it is parsed, unless `check_dups` is false).
     pub(crate) fn open_owned(
         &self,
         file: &mut [u8],
         shape: &OwnedShape,
+        check_dups: bool,
     ) -> Result<compact::Unchecked, Error> {
         let f = &shape.fields;
         let (key, adopt) = self.unlock(f, shape.version)?;
         let (aad, rest) = file.split_at_mut(shape.header_len);
         let body = &mut rest[..shape.body_len];
         let entries = match shape.version {
-            FrameVersion::V1 => {
-                compact::Unchecked::checked(open_v1(&key, f, aad, body, shape.entry_count)?)
-            }
+            FrameVersion::V1 => compact::Unchecked::checked(open_v1(
+                &key,
+                f,
+                aad,
+                body,
+                shape.entry_count,
+                check_dups,
+            )?),
             FrameVersion::V2 => {
                 let mut decoder = v2_decoder(body.len(), shape.entry_count)?;
                 stream::open_in_place(&ChunkCipher::new(&key), aad, body, &mut decoder)?;
@@ -395,11 +404,12 @@ fn open_v1(
     aad: &[u8],
     body: &mut [u8],
     entry_count: u32,
+    check_dups: bool,
 ) -> Result<Vec<PeerEntry>, Error> {
     let (plain, tag) = body.split_at_mut(body.len() - TAG_LEN);
     let tag: [u8; TAG_LEN] = (&*tag).try_into().expect("a 16-byte tag");
     primitives::open_in_place(enc_key, &f.nonce, aad, plain, &tag)?;
-    body::decode(plain, entry_count)
+    body::decode(plain, entry_count, check_dups)
 }
 
 /// Version 2, after the key check: the body's chunk layout, then FORMAT.md's bound of
@@ -522,7 +532,7 @@ impl Codec for SealedCodec {
         }
         let header = frame::parse(bytes)?;
         check::realm(header.realm, realm)?;
-        let entries = self.open(bytes, &header)?;
+        let entries = self.open(bytes, &header, true)?;
         Ok(PeerFile {
             realm: header.realm.to_owned(),
             saved_at: header.saved_at,

@@ -29,6 +29,7 @@ fn check(bytes: &[u8], realm: &str, codec: Option<&SealedCodec>, want: ErrorKind
         require_encryption: false,
         sealed: codec,
         legacy_mtime: 0,
+        check_duplicates: true,
     };
     let err = read(bytes, &policy).expect_err("the read must fail");
     assert_eq!(err.kind(), want, "{err}");

@@ -93,6 +93,7 @@ fn check(index: usize, file: &str, expect: &str) {
         require_encryption: false,
         sealed: codec.as_ref(),
         legacy_mtime: LEGACY_MTIME,
+        check_duplicates: true,
     };
     // The borrowed and the owned read path must agree on every case.
     for (path, result) in [

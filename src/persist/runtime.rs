@@ -796,18 +796,36 @@ fn load_into(
         }));
     }
     if let OnDisk::Bytes(bytes, mtime) = on_disk {
+        // One duplicate check per entry, not two: into a store that never held an entry (every
+        // open), the reader leaves FORMAT.md's duplicate rule to the hydrate, whose index build
+        // finds a repeated address anyway and then refuses the whole file, leaving the store
+        // as it was, with the reader's own error. A store that holds entries (`load_store`)
+        // keeps the reader's check, as a merge into it would hide a repeat.
+        let pristine = store.is_pristine();
         let policy = ReadPolicy {
             realm: Some(&settings.realm),
             require_encryption: settings.require_encryption,
             sealed: codecs.sealed.as_deref(),
             legacy_mtime: mtime,
+            check_duplicates: !pristine,
         };
-        match knownpeers_codecs::read_owned(bytes, &policy) {
-            Ok(decoded) => {
-                report.in_file = decoded.file.entries.len();
-                report.format = Some(decoded.format);
-                keep_sealed(settings, decoded.format, &mut codecs);
-                report.hydrate = store.hydrate(decoded.file.entries);
+        let loaded = knownpeers_codecs::read_owned(bytes, &policy).and_then(|decoded| {
+            let in_file = decoded.file.entries.len();
+            let hydrate = if pristine {
+                store
+                    .hydrate_unique(decoded.file.entries)
+                    .map_err(knownpeers_codecs::duplicate_address)?
+            } else {
+                store.hydrate(decoded.file.entries)
+            };
+            Ok((decoded.format, in_file, hydrate))
+        });
+        match loaded {
+            Ok((format, in_file, hydrate)) => {
+                report.in_file = in_file;
+                report.format = Some(format);
+                keep_sealed(settings, format, &mut codecs);
+                report.hydrate = hydrate;
             }
             Err(e) if matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::Unsupported) => {
                 if settings.on_corrupt == OnCorrupt::Fail {

@@ -2,11 +2,14 @@
 //! fed by observations. It owns no file and no tokio: persistence takes snapshots of it.
 //!
 //! This file holds the public API and the lock; the rules live in `state` (behind the lock),
-//! the chunked copy-on-write entry storage in `slab`, the dial schedule in `backoff`.
+//! the chunked copy-on-write entry storage in `slab`, the recency tiers in `tiers`, the bulk
+//! hydrate of a pristine store in `bulk`, the dial schedule in `backoff`.
 
 mod backoff;
+mod bulk;
 mod slab;
 mod state;
+mod tiers;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -588,9 +591,22 @@ impl PeerStore {
     /// Loads entries from a file: oldest first so recency is kept, then expiry and the cap.
     pub fn hydrate(&self, entries: Vec<PeerEntry>) -> HydrateReport {
         // Inserted oldest first (entries with equal `last_seen` in file order), so the newest
-        // end up most recent and evict older ones; counted per tier before taking the lock.
-        let load = state::Load::new(entries);
-        self.mutate(|state, now_ms| state.hydrate(load, now_ms / 1000))
+        // end up most recent and evict older ones.
+        self.mutate(|state, now_ms| state.hydrate(entries, now_ms / 1000))
+    }
+    /// [`PeerStore::hydrate`] of a file's entries whose reader deferred FORMAT.md's
+    /// duplicate-address rule to the store (`ReadPolicy::defer_duplicate_check`): a repeated
+    /// (stored) address fails with the index of the first entry that repeats an earlier one,
+    /// as the reader's own check would, and the store is then left exactly as it was. Into a
+    /// store that never held an entry, the check is the index build itself (one check per
+    /// entry on a load, not two); otherwise it is a pass of its own before the hydrate.
+    pub(crate) fn hydrate_unique(&self, entries: Vec<PeerEntry>) -> Result<HydrateReport, usize> {
+        self.mutate(|state, now_ms| state.hydrate_unique(entries, now_ms / 1000))
+    }
+    /// Whether the store never held an entry: a load into it may defer the reader's duplicate
+    /// check to [`PeerStore::hydrate_unique`] at no extra cost.
+    pub(crate) fn is_pristine(&self) -> bool {
+        self.lock().is_pristine()
     }
     /// Counters.
     pub fn stats(&self) -> StoreStats {

@@ -25,6 +25,11 @@ pub(crate) const FANOUT: usize = 64;
 /// saves one dependent pointer load on every access (the profile's hottest path is reading a
 /// random entry).
 pub(crate) type Leaf = [Option<PeerEntry>; CHUNK];
+/// A leaf of free slots: the one place that builds a [`Leaf`].
+pub(crate) fn new_leaf() -> Leaf {
+    std::array::from_fn(|_| None)
+}
+
 /// One branch of leaves.
 pub(crate) type Branch = Vec<Arc<Leaf>>;
 
@@ -72,6 +77,25 @@ impl Slab {
             .expect("the state module only holds occupied slot numbers")
     }
 
+    /// Slots ever allocated (occupied or free): every slot number is below it.
+    pub(crate) fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// The occupied slots' entries in slot order, taking the slab apart (a bulk load that
+    /// found it must go the general way after all). Leaves still shared with a snapshot are
+    /// copied.
+    pub(crate) fn into_entries(self) -> Vec<PeerEntry> {
+        let mut out = Vec::with_capacity(self.slots - self.free.len());
+        for branch in self.branches {
+            for leaf in Arc::unwrap_or_clone(branch) {
+                let mut leaf = Arc::unwrap_or_clone(leaf);
+                out.extend((0..CHUNK).filter_map(|i| leaf[i].take()));
+            }
+        }
+        out
+    }
+
     /// Whether no slot was ever allocated (a bulk load may then append whole leaves).
     pub(crate) fn is_pristine(&self) -> bool {
         self.slots == 0
@@ -81,7 +105,8 @@ impl Slab {
     /// bulk load: no copy-on-write check per entry, since no snapshot can share a leaf not yet
     /// in the slab. Only on a slab whose slot count is a multiple of [`CHUNK`] and that has no
     /// free slot (a pristine slab filled by full leaves so far); the slots are numbered on.
-    pub(crate) fn push_leaf(&mut self, leaf: Leaf, filled: usize) {
+    /// The leaf comes already in its `Arc` (see [`new_leaf`]), so its entries are moved once.
+    pub(crate) fn push_leaf(&mut self, leaf: Arc<Leaf>, filled: usize) {
         assert!(
             self.slots / CHUNK * CHUNK == self.slots && self.free.is_empty() && filled <= CHUNK,
             "push_leaf appends whole leaves only"
@@ -90,7 +115,7 @@ impl Slab {
         if b == self.branches.len() {
             self.branches.push(Arc::new(Vec::with_capacity(FANOUT)));
         }
-        Arc::make_mut(&mut self.branches[b]).push(Arc::new(leaf));
+        Arc::make_mut(&mut self.branches[b]).push(leaf);
         self.slots += filled;
     }
 
@@ -107,7 +132,7 @@ impl Slab {
         }
         let branch = Arc::make_mut(&mut self.branches[b]);
         if l == branch.len() {
-            branch.push(Arc::new(std::array::from_fn(|_| None)));
+            branch.push(Arc::new(new_leaf()));
         }
         self.slots += 1;
         *self.slot_mut(slot) = Some(entry);

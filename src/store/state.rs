@@ -10,8 +10,13 @@
 //! - `index`: address -> slot, a `hashbrown::HashTable<u32>` hashed with std's keyed SipHash
 //!   (`RandomState`): gossip lets a remote peer choose the keys, so the index must resist
 //!   collision flooding; storing 4-byte slot numbers instead of 32-byte addresses keeps it small.
-//! - `tiers`: one `hashlink::LinkedHashMap<slot, DialState>` per source, front = least recently
-//!   seen. Slot keys are our own numbers, so the tiers use hashlink's fast default hasher.
+//! - `tiers`: three doubly linked lists threaded through one vector indexed by slot number
+//!   (`tiers` module), one per source, front = least recently seen, with each slot's
+//!   `DialState` beside its links: 16 bytes per slot, no hash and no allocation per entry, so an
+//!   eviction plus an insert during a gossip flood is a few writes.
+//!
+//! A hydrate into a store that never held an entry builds the slab, index and tiers in bulk
+//! (`bulk` module) and installs them only when the whole file went in.
 //!
 //! **Invariant:** every occupied slot is in `index` exactly once and in exactly the tier of its
 //! entry's source, and nothing else is in either. Within a tier, recency order is the order of
@@ -22,14 +27,15 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use hashbrown::{hash_table, HashTable};
-use hashlink::LinkedHashMap;
+use hashbrown::HashTable;
 use knownpeers_codecs::{
     stored_addr, PeerEntry, PeerSource, MAX_CAPABILITIES, MAX_CAPABILITY_LEN, MAX_NODE_ID_LEN,
 };
 
 use super::backoff::DialState;
-use super::slab::{Branch, Leaf, Slab, CHUNK};
+use super::bulk::{self, Built};
+use super::slab::{Branch, Slab};
+use super::tiers::{Tiers, TIERS};
 use super::{GossipPeer, GossipReport, HydrateReport, MetadataRejected, Observed, StoreConfig};
 
 /// Tier number of a source: its rank, Gossip 0 < Bootstrap 1 < Connected 2.
@@ -45,7 +51,7 @@ pub(crate) fn rank(source: PeerSource) -> usize {
 /// field `SocketAddr`'s `Eq` compares. Same keys as `hash_one(addr)`, but one `write` instead
 /// of the derived `Hash`'s five (discriminant, length prefix, octets, port, ...): the hash was
 /// ~7% of a 1M-entry load.
-fn hash_addr(keys: &RandomState, addr: &SocketAddr) -> u64 {
+pub(crate) fn hash_addr(keys: &RandomState, addr: &SocketAddr) -> u64 {
     let mut hasher = keys.build_hasher();
     match addr {
         SocketAddr::V4(a) => {
@@ -171,29 +177,6 @@ impl NewEntry<'_> {
     }
 }
 
-/// A file's entries prepared outside the lock for `State::hydrate`, counted per tier to size
-/// the tables.
-///
-/// Entries are inserted oldest first (so the newest end up most recent and evict older ones):
-/// into an empty store `hydrate_fresh` takes them in file order and sorts only small
-/// (`last_seen`, position, slot) keys to order the tiers (sorting the 96-byte entries
-/// themselves was a quarter of a 1M-entry hydrate); the general path sorts the entries,
-/// stably, so entries with equal `last_seen` keep their file order.
-pub(crate) struct Load {
-    entries: Vec<PeerEntry>,
-    per_tier: [usize; 3],
-}
-
-impl Load {
-    pub(crate) fn new(entries: Vec<PeerEntry>) -> Load {
-        let mut per_tier = [0usize; 3];
-        for e in &entries {
-            per_tier[rank(e.source)] += 1;
-        }
-        Load { entries, per_tier }
-    }
-}
-
 /// Everything behind the store's mutex.
 pub(crate) struct State {
     config: StoreConfig,
@@ -202,7 +185,7 @@ pub(crate) struct State {
     slab: Slab,
     index: HashTable<u32>,
     hasher: RandomState,
-    tiers: [LinkedHashMap<u32, DialState>; 3],
+    tiers: Tiers,
     rng: fastrand::Rng,
     generation: u64,
     /// Whether every tier is in `last_seen` order front to back (see `placed`). True until the
@@ -229,7 +212,7 @@ impl State {
             slab: Slab::default(),
             index: HashTable::new(),
             hasher: RandomState::new(),
-            tiers: Default::default(),
+            tiers: Tiers::default(),
             rng,
             generation: 0,
             ordered: true,
@@ -274,12 +257,11 @@ impl State {
             return None;
         }
         let ttl = self.config.ttl_secs;
-        let expired: usize = self
-            .tiers
-            .iter()
+        let expired: usize = (0..TIERS)
             .map(|tier| {
-                tier.keys()
-                    .take_while(|&&slot| is_expired(self.slab.get(slot), now_s, ttl))
+                self.tiers
+                    .iter(tier)
+                    .take_while(|&slot| is_expired(self.slab.get(slot), now_s, ttl))
                     .count()
             })
             .sum();
@@ -287,7 +269,7 @@ impl State {
     }
 
     pub(crate) fn tier_len(&self, tier: usize) -> usize {
-        self.tiers[tier].len()
+        self.tiers.len(tier)
     }
 
     fn hash(&self, addr: &SocketAddr) -> u64 {
@@ -326,7 +308,7 @@ impl State {
     /// Removes an occupied slot from its tier, the index and the slab.
     fn remove_slot(&mut self, slot: u32) -> PeerEntry {
         let tier = rank(self.slab.get(slot).source);
-        self.tiers[tier].remove(&slot);
+        self.tiers.remove(tier, slot);
         self.unindex(slot);
         self.slab.remove(slot)
     }
@@ -343,17 +325,17 @@ impl State {
             return Room::Full;
         }
         let ttl = self.config.ttl_secs;
-        let expired = (0..self.tiers.len()).find(|&tier| {
-            self.tiers[tier]
-                .front()
-                .is_some_and(|(&slot, _)| is_expired(self.slab.get(slot), now_s, ttl))
+        let expired = (0..TIERS).find(|&tier| {
+            self.tiers
+                .front(tier)
+                .is_some_and(|slot| is_expired(self.slab.get(slot), now_s, ttl))
         });
         let tier = match expired {
             Some(tier) => {
                 self.counters.expired += 1;
                 tier
             }
-            None => match (0..=rank).find(|&tier| !self.tiers[tier].is_empty()) {
+            None => match (0..=rank).find(|&tier| !self.tiers.is_empty(tier)) {
                 Some(tier) => {
                     self.counters.evictions += 1;
                     tier
@@ -361,8 +343,9 @@ impl State {
                 None => return Room::Full,
             },
         };
-        let (slot, _) = self.tiers[tier]
-            .pop_front()
+        let slot = self
+            .tiers
+            .pop_front(tier)
             .expect("the tier was just seen non-empty");
         self.unindex(slot);
         Room::Reuse(slot)
@@ -386,7 +369,7 @@ impl State {
         let (slab, hasher) = (&self.slab, &self.hasher);
         self.index
             .insert_unique(hash, slot, |&s| hash_addr(hasher, &slab.get(s).addr));
-        self.tiers[tier].insert(slot, DialState::default());
+        self.tiers.push_back(tier, slot, DialState::NEVER_FAILED);
         self.placed(last_seen);
         self.bump();
         Observed::Inserted
@@ -395,14 +378,13 @@ impl State {
     /// Moves `slot` to the back (most recent) of tier `to`, from tier `from`, with `dial`.
     fn retier(&mut self, slot: u32, from: usize, to: usize, dial: Option<DialState>) {
         if from == to {
-            if let Some(state) = self.tiers[to].to_back(&slot) {
-                if let Some(dial) = dial {
-                    *state = dial;
-                }
+            self.tiers.move_to_back(to, slot);
+            if let Some(dial) = dial {
+                *self.tiers.dial_mut(slot) = dial;
             }
         } else {
-            let old = self.tiers[from].remove(&slot).unwrap_or_default();
-            self.tiers[to].insert(slot, dial.unwrap_or(old));
+            let old = self.tiers.remove(from, slot);
+            self.tiers.push_back(to, slot, dial.unwrap_or(old));
         }
     }
 
@@ -522,7 +504,7 @@ impl State {
                         // Only `last_seen` is refreshed: the first claimed metadata stays until
                         // a handshake replaces it, so a gossiper cannot rewrite it at will.
                         self.slab.get_mut(slot).last_seen = now_s;
-                        self.tiers[rank(PeerSource::Gossip)].to_back(&slot);
+                        self.tiers.move_to_back(rank(PeerSource::Gossip), slot);
                         self.placed(now_s);
                         self.bump();
                         report.refreshed += 1;
@@ -554,12 +536,10 @@ impl State {
         let Some(slot) = self.find_live(&addr, hash, now_s) else {
             return;
         };
-        let tier = rank(self.slab.get(slot).source);
         let backoff = self.config.backoff;
         let rng = &mut self.rng;
-        if let Some(state) = self.tiers[tier].get_mut(&slot) {
-            *state = state.after_failure(now_ms, &backoff, |max| rng.u64(0..=max));
-        }
+        let state = self.tiers.dial_mut(slot);
+        *state = state.after_failure(now_ms, &backoff, |max| rng.u64(0..=max));
     }
 
     pub(crate) fn get(&self, addr: &SocketAddr, now_s: u64) -> Option<PeerEntry> {
@@ -572,10 +552,10 @@ impl State {
     fn live(&self, now_s: u64) -> impl Iterator<Item = (&PeerEntry, DialState)> + '_ {
         let ttl = self.config.ttl_secs;
         QUERY_TIERS.iter().flat_map(move |&tier| {
-            self.tiers[tier]
-                .iter()
+            self.tiers
+                .iter(tier)
                 .rev()
-                .map(|(&slot, &dial)| (self.slab.get(slot), dial))
+                .map(|slot| (self.slab.get(slot), self.tiers.dial(slot)))
                 .filter(move |(entry, _)| !is_expired(entry, now_s, ttl))
         })
     }
@@ -626,7 +606,7 @@ impl State {
         if is_expired(entry, now_s, self.config.ttl_secs) {
             return None;
         }
-        let dial = self.tiers[rank(entry.source)].get(&slot)?;
+        let dial = self.tiers.dial(slot);
         Some((dial.failures(), dial.next_dial_ms()))
     }
 
@@ -648,10 +628,9 @@ impl State {
     pub(crate) fn expire(&mut self, now_s: u64) -> usize {
         let ttl = self.config.ttl_secs;
         let slab = &self.slab;
-        let dead: Vec<u32> = self
-            .tiers
-            .iter()
-            .flat_map(|tier| tier.keys().copied())
+        let tiers = &self.tiers;
+        let dead: Vec<u32> = (0..TIERS)
+            .flat_map(|tier| tiers.iter(tier))
             .filter(|&slot| is_expired(slab.get(slot), now_s, ttl))
             .collect();
         for &slot in &dead {
@@ -664,26 +643,93 @@ impl State {
         dead.len()
     }
 
-    /// Inserts a file's entries oldest first, dropping expired ones.
-    pub(crate) fn hydrate(&mut self, load: Load, now_s: u64) -> HydrateReport {
+    /// Whether a hydrate of `count` entries may take the bulk path: the store never held an
+    /// entry (nothing in it can be expired, evicted or merged with) and all of them fit.
+    fn bulk_fits(&self, count: usize) -> bool {
+        self.index.is_empty() && self.slab.is_pristine() && count <= self.max_entries
+    }
+
+    /// Whether the store never held an entry.
+    pub(crate) fn is_pristine(&self) -> bool {
+        self.index.is_empty() && self.slab.is_pristine()
+    }
+
+    /// Inserts a file's entries oldest first, dropping expired ones. Two entries for one
+    /// address are merged by precedence (see `hydrate_general`).
+    pub(crate) fn hydrate(&mut self, entries: Vec<PeerEntry>, now_s: u64) -> HydrateReport {
+        if !self.bulk_fits(entries.len()) {
+            return self.hydrate_general(entries, now_s);
+        }
+        match bulk::build(entries, &self.hasher, now_s, self.config.ttl_secs) {
+            Ok(built) => self.install(built),
+            Err(repeated) => {
+                // A list with a repeated address (not a file a reader let through): the
+                // general path merges it by precedence.
+                let expired = repeated.expired;
+                let mut report = self.hydrate_general(repeated.into_entries(), now_s);
+                report.expired += expired;
+                report
+            }
+        }
+    }
+
+    /// [`State::hydrate`] of entries that must hold each (stored) address once, as FORMAT.md
+    /// requires of a file: a repeated address fails with the index of the first entry that
+    /// repeats an earlier one (expired entries count, as they do for a reader), and the store
+    /// is then left exactly as it was.
+    pub(crate) fn hydrate_unique(
+        &mut self,
+        entries: Vec<PeerEntry>,
+        now_s: u64,
+    ) -> Result<HydrateReport, usize> {
+        if self.bulk_fits(entries.len()) {
+            return match bulk::build(entries, &self.hasher, now_s, self.config.ttl_secs) {
+                Ok(built) => Ok(self.install(built)),
+                Err(repeated) => Err(repeated.first),
+            };
+        }
+        if let Some(first) = bulk::first_repeat(&entries, &self.hasher) {
+            return Err(first);
+        }
+        Ok(self.hydrate_general(entries, now_s))
+    }
+
+    /// Puts the tables of a bulk load into this pristine store.
+    fn install(&mut self, built: Built) -> HydrateReport {
+        debug_assert!(self.is_pristine());
+        let loaded = built.index.len();
+        self.slab = built.slab;
+        self.index = built.index;
+        self.tiers = built.tiers;
+        self.latest_s = self.latest_s.max(built.latest_s);
+        if loaded > 0 {
+            self.bump();
+        }
+        HydrateReport {
+            loaded,
+            expired: built.expired,
+            capped: 0,
+        }
+    }
+
+    /// The hydrate of a store that holds (or held) entries, or of more entries than fit: the
+    /// entries are sorted by `last_seen`, stably (equal ones keep their file order), and go in
+    /// one by one as observations do, oldest first, so the newest end up most recent and evict
+    /// older ones. The same address twice (or an address already stored): the higher source
+    /// wins, as with observations; an equal or higher one replaces the lower one's data.
+    fn hydrate_general(&mut self, entries: Vec<PeerEntry>, now_s: u64) -> HydrateReport {
         let mut report = HydrateReport::default();
         let ttl = self.config.ttl_secs;
         // Size the tables once for what can fit, instead of growing them step by step.
         let room = self.max_entries.saturating_sub(self.index.len());
         let (slab, hasher) = (&self.slab, &self.hasher);
-        self.index.reserve(load.entries.len().min(room), |&s| {
+        self.index.reserve(entries.len().min(room), |&s| {
             hash_addr(hasher, &slab.get(s).addr)
         });
-        for (tier, count) in self.tiers.iter_mut().zip(load.per_tier) {
-            tier.reserve(count.min(room));
-        }
+        self.tiers
+            .reserve_slots(self.slab.slots() + entries.len().min(room));
         let evictions_before = self.counters.evictions;
-        if self.index.is_empty() && self.slab.is_pristine() && load.entries.len() <= room {
-            self.hydrate_fresh(load.entries, now_s, &mut report);
-            report.loaded = self.len();
-            return report;
-        }
-        let mut entries = load.entries;
+        let mut entries = entries;
         entries.sort_by_key(|e| e.last_seen);
         for mut entry in entries {
             entry.addr = stored_addr(entry.addr);
@@ -694,8 +740,6 @@ impl State {
             let hash = self.hash(&entry.addr);
             match self.find_live(&entry.addr, hash, now_s) {
                 Some(slot) => {
-                    // The same address twice (or already observed): the higher source wins, as
-                    // with observations; an equal or higher one replaces the lower one's data.
                     let existing = self.slab.get(slot);
                     let from = rank(existing.source);
                     let to = rank(entry.source);
@@ -723,106 +767,6 @@ impl State {
         report.capped += (self.counters.evictions - evictions_before) as usize;
         report.loaded = self.len();
         report
-    }
-
-    /// `hydrate` into a store that never held an entry, with room for every entry: nothing
-    /// can be expired in the store or evicted, so the entries go in file order straight into
-    /// fresh leaves (no copy-on-write check each), each with one find-or-insert probe of the
-    /// index (not a lookup and then an insert). The tiers are then filled in (`last_seen`,
-    /// file position) order from small keys, which is the order the general path inserts in.
-    ///
-    /// A file a reader has de-duplicated never finds its address taken. Other input may; the
-    /// general path (oldest first, an equal or higher source replaces) then keeps, of the
-    /// entries of one address, the one with the highest (source, `last_seen`, position), with
-    /// its own `last_seen`, at that entry's place in the recency order: that is what this
-    /// keeps too, whatever order the duplicates come in.
-    fn hydrate_fresh(&mut self, entries: Vec<PeerEntry>, now_s: u64, report: &mut HydrateReport) {
-        let ttl = self.config.ttl_secs;
-        // Per slot, in slot order: (last_seen, file position, tier) of the entry it holds.
-        let mut keys: Vec<(u64, usize, u8)> = Vec::with_capacity(entries.len());
-        let mut leaf: Leaf = std::array::from_fn(|_| None);
-        // The slot number of `leaf[0]`, and how many of `leaf`'s slots are filled.
-        let mut base: u32 = 0;
-        let mut fill = 0usize;
-        for (pos, mut entry) in entries.into_iter().enumerate() {
-            entry.addr = stored_addr(entry.addr);
-            if is_expired(&entry, now_s, ttl) {
-                report.expired += 1;
-                continue;
-            }
-            let hash = hash_addr(&self.hasher, &entry.addr);
-            let (slab, hasher, cur) = (&self.slab, &self.hasher, &leaf);
-            let at = |s: u32| -> &PeerEntry {
-                if s >= base {
-                    cur[(s - base) as usize]
-                        .as_ref()
-                        .expect("the index holds filled slots only")
-                } else {
-                    slab.get(s)
-                }
-            };
-            let found = self.index.entry(
-                hash,
-                |&s| at(s).addr == entry.addr,
-                |&s| hash_addr(hasher, &at(s).addr),
-            );
-            match found {
-                hash_table::Entry::Vacant(vacant) => {
-                    vacant.insert(base + fill as u32);
-                    keys.push((entry.last_seen, pos, rank(entry.source) as u8));
-                    leaf[fill] = Some(entry);
-                    fill += 1;
-                    if fill == CHUNK {
-                        let full = std::mem::replace(&mut leaf, std::array::from_fn(|_| None));
-                        self.slab.push_leaf(full, CHUNK);
-                        base += CHUNK as u32;
-                        fill = 0;
-                    }
-                }
-                hash_table::Entry::Occupied(occupied) => {
-                    let slot = *occupied.get();
-                    let old = if slot >= base {
-                        leaf[(slot - base) as usize]
-                            .as_mut()
-                            .expect("the index holds filled slots only")
-                    } else {
-                        self.slab.get_mut(slot)
-                    };
-                    let (new_rank, old_rank) = (rank(entry.source), rank(old.source));
-                    if new_rank < old_rank
-                        || (new_rank == old_rank && entry.last_seen < old.last_seen)
-                    {
-                        continue;
-                    }
-                    keys[slot as usize] = (entry.last_seen, pos, new_rank as u8);
-                    *old = entry;
-                }
-            }
-            self.bump();
-        }
-        if fill > 0 {
-            self.slab.push_leaf(leaf, fill);
-        }
-        let mut counts = [0usize; 3];
-        for &(_, _, tier) in &keys {
-            counts[usize::from(tier)] += 1;
-        }
-        let mut per_tier = counts.map(Vec::<(u64, usize, u32)>::with_capacity);
-        for (slot, &(last_seen, pos, tier)) in keys.iter().enumerate() {
-            per_tier[usize::from(tier)].push((last_seen, pos, slot as u32));
-        }
-        drop(keys);
-        for (tier, mut order) in per_tier.into_iter().enumerate() {
-            // Positions are distinct, so the unstable sort gives one order.
-            order.sort_unstable();
-            if let Some(&(newest, _, _)) = order.last() {
-                self.latest_s = self.latest_s.max(newest);
-            }
-            let tier = &mut self.tiers[tier];
-            for (_, _, slot) in order {
-                tier.insert(slot, DialState::default());
-            }
-        }
     }
 
     /// The branch pointers and generation, for a snapshot (no entry copied).

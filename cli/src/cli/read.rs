@@ -80,6 +80,7 @@ pub(crate) fn decode(
         require_encryption: false,
         sealed: key,
         legacy_mtime: input.mtime,
+        check_duplicates: true,
     };
     tracing::debug!(file = %input.path.display(), bytes = input.bytes.len(), ?format, "reading");
     knownpeers_codecs::read(&input.bytes, &policy)

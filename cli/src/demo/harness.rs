@@ -591,6 +591,7 @@ fn read_back(
         require_encryption: realm.codec == CodecKind::Sealed,
         sealed: sealed.as_ref(),
         legacy_mtime: 0,
+        check_duplicates: true,
     };
     for f in files {
         let bytes = fs::read(&f.path).map_err(|source| DemoError::DataDir {
