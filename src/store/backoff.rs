@@ -9,7 +9,7 @@ const TIME_BITS: u32 = 56;
 const TIME_MASK: u64 = (1 << TIME_BITS) - 1;
 
 /// Consecutive dial failures (saturating at 255) and the unix-ms time before which the address is
-/// not offered, packed in one `u64` so a tier node stays 16 bytes (issue 6's memory goal).
+/// not offered, packed in one `u64` so a tier node stays 24 bytes (issue 6's memory goal).
 /// 2^56 ms is two million years, so clamping the time to 56 bits loses nothing real.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct DialState(u64);

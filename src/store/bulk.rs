@@ -93,10 +93,9 @@ pub(crate) fn build(
     if fill > 0 {
         slab.push_leaf(leaf, fill);
     }
-    let live = hashes.len();
     let position = |slot: u32| position_of(slot, &expired);
 
-    let mut index: HashTable<u32> = HashTable::with_capacity(live);
+    let mut index: HashTable<u32> = HashTable::with_capacity(hashes.len());
     let mut first: Option<usize> = None;
     let mut repeat = |at: usize| first = Some(first.map_or(at, |f| f.min(at)));
     for (hash, slot) in bucket_order(&hashes, index.capacity()) {
@@ -142,13 +141,11 @@ pub(crate) fn build(
             expired: expired.len(),
         }));
     }
-    drop(hashes);
-
     let latest_s = seen.iter().copied().max().unwrap_or(0);
     let order = recency_order(&seen);
     drop(seen);
     let mut tiers = Tiers::default();
-    tiers.fill(live, order.iter().map(|&key| key as u32), &tier_of);
+    tiers.fill(order.iter().map(|&key| key as u32), &tier_of, &hashes);
     Ok(Built {
         slab,
         index,

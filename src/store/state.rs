@@ -12,8 +12,8 @@
 //!   collision flooding; storing 4-byte slot numbers instead of 32-byte addresses keeps it small.
 //! - `tiers`: three doubly linked lists threaded through one vector indexed by slot number
 //!   (`tiers` module), one per source, front = least recently seen, with each slot's
-//!   `DialState` beside its links: 16 bytes per slot, no hash and no allocation per entry, so an
-//!   eviction plus an insert during a gossip flood is a few writes.
+//!   `DialState` and index hash beside its links: 24 bytes per slot, no allocation per entry,
+//!   so an eviction plus an insert during a gossip flood is a few writes and one hash.
 //!
 //! A hydrate into a store that never held an entry builds the slab, index and tiers in bulk
 //! (`bulk` module) and installs them only when the whole file went in.
@@ -297,9 +297,10 @@ impl State {
         Some(slot)
     }
 
-    /// Takes an occupied slot out of the index; its entry stays in the slab.
+    /// Takes an occupied slot out of the index; its entry stays in the slab. The hash is the
+    /// one its tier node keeps (no second hash of the address).
     fn unindex(&mut self, slot: u32) {
-        let hash = hash_addr(&self.hasher, &self.slab.get(slot).addr);
+        let hash = self.tiers.hash(slot);
         if let Ok(found) = self.index.find_entry(hash, |&s| s == slot) {
             found.remove();
         }
@@ -366,10 +367,10 @@ impl State {
                 slot
             }
         };
-        let (slab, hasher) = (&self.slab, &self.hasher);
-        self.index
-            .insert_unique(hash, slot, |&s| hash_addr(hasher, &slab.get(s).addr));
-        self.tiers.push_back(tier, slot, DialState::NEVER_FAILED);
+        self.tiers
+            .push_back(tier, slot, DialState::NEVER_FAILED, hash);
+        let tiers = &self.tiers;
+        self.index.insert_unique(hash, slot, |&s| tiers.hash(s));
         self.placed(last_seen);
         self.bump();
         Observed::Inserted
@@ -377,14 +378,9 @@ impl State {
 
     /// Moves `slot` to the back (most recent) of tier `to`, from tier `from`, with `dial`.
     fn retier(&mut self, slot: u32, from: usize, to: usize, dial: Option<DialState>) {
-        if from == to {
-            self.tiers.move_to_back(to, slot);
-            if let Some(dial) = dial {
-                *self.tiers.dial_mut(slot) = dial;
-            }
-        } else {
-            let old = self.tiers.remove(from, slot);
-            self.tiers.push_back(to, slot, dial.unwrap_or(old));
+        self.tiers.relink(from, to, slot);
+        if let Some(dial) = dial {
+            *self.tiers.dial_mut(slot) = dial;
         }
     }
 
@@ -504,7 +500,8 @@ impl State {
                         // Only `last_seen` is refreshed: the first claimed metadata stays until
                         // a handshake replaces it, so a gossiper cannot rewrite it at will.
                         self.slab.get_mut(slot).last_seen = now_s;
-                        self.tiers.move_to_back(rank(PeerSource::Gossip), slot);
+                        let gossip = rank(PeerSource::Gossip);
+                        self.tiers.relink(gossip, gossip, slot);
                         self.placed(now_s);
                         self.bump();
                         report.refreshed += 1;
@@ -722,10 +719,9 @@ impl State {
         let ttl = self.config.ttl_secs;
         // Size the tables once for what can fit, instead of growing them step by step.
         let room = self.max_entries.saturating_sub(self.index.len());
-        let (slab, hasher) = (&self.slab, &self.hasher);
-        self.index.reserve(entries.len().min(room), |&s| {
-            hash_addr(hasher, &slab.get(s).addr)
-        });
+        let tiers = &self.tiers;
+        self.index
+            .reserve(entries.len().min(room), |&s| tiers.hash(s));
         self.tiers
             .reserve_slots(self.slab.slots() + entries.len().min(room));
         let evictions_before = self.counters.evictions;

@@ -1,13 +1,16 @@
 //! The store's three recency tiers as intrusive doubly linked lists over slot numbers, with each
-//! slot's dial state beside its links. It owns the list links and nothing else: it knows no
-//! address, entry, source or time, and it trusts its caller (the state module) to pass only
-//! slot numbers that are, or are not, in the tier it names (see each method).
+//! slot's dial state and address hash beside its links. It owns the list links and nothing
+//! else: it knows no address, entry, source or time (the hash is an opaque word the state
+//! module computes), and it trusts its caller to pass only slot numbers that are, or are not,
+//! in the tier it names (see each method).
 //!
 //! Why not a linked hash map per tier: the tiers are keyed by our own dense slot numbers, so a
 //! vector indexed by slot does what a hash map did without a hash, a probe or a heap node per
 //! entry. A move to the back, a removal and an eviction are a few writes to two or three
-//! 16-byte nodes; the memory is 16 bytes per slot ever allocated (a linked hash map node was 32
-//! bytes plus its allocation and its table slot).
+//! 24-byte nodes; the memory is 24 bytes per slot ever allocated (a linked hash map node was 32
+//! bytes plus its allocation and its table slot). The address hash rides along because an
+//! eviction has just read the victim's node: taking the victim out of the index then needs no
+//! second hash of its address, and growing the index rehashes nothing.
 
 use super::backoff::DialState;
 
@@ -18,7 +21,7 @@ const NIL: u32 = u32::MAX;
 /// Number of tiers: Gossip 0, Bootstrap 1, Connected 2 (`state::rank`).
 pub(crate) const TIERS: usize = 3;
 
-/// One slot's links within its tier, and its dial state.
+/// One slot's links within its tier, its dial state and its address's index hash.
 #[derive(Debug, Clone, Copy)]
 struct Node {
     /// The next less recent slot of the same tier, or `NIL` at the front.
@@ -26,6 +29,7 @@ struct Node {
     /// The next more recent slot of the same tier, or `NIL` at the back.
     next: u32,
     dial: DialState,
+    hash: u64,
 }
 
 impl Node {
@@ -33,6 +37,7 @@ impl Node {
         prev: NIL,
         next: NIL,
         dial: DialState::NEVER_FAILED,
+        hash: 0,
     };
 }
 
@@ -58,8 +63,8 @@ impl Ends {
 ///
 /// Invariant: every slot in a list is in exactly one list, once; following `next` from a
 /// tier's `front` visits its `len` slots and ends at its `back`, and `prev` links the same
-/// slots the other way. A slot in no list has a node whose content is meaningless (it is
-/// overwritten when the slot is linked again).
+/// slots the other way. A slot taken out of its list keeps its node's dial state and hash
+/// until it is linked again (so a caller may read them after `remove` or `pop_front`).
 #[derive(Debug)]
 pub(crate) struct Tiers {
     nodes: Vec<Node>,
@@ -82,12 +87,20 @@ impl Tiers {
     }
 
     /// The tiers of a bulk load: each tier's slots in `order`, front (least recent) first, all
-    /// with a fresh dial state. `slots` is one more than the highest slot number; `tier_of`
-    /// tells the tier of each slot in `order`. The tiers must be empty.
-    pub(crate) fn fill(&mut self, slots: usize, order: impl Iterator<Item = u32>, tier_of: &[u8]) {
+    /// with a fresh dial state. `tier_of` and `hashes` give each slot's tier and hash, and
+    /// their length is the slot count. The tiers must be empty.
+    pub(crate) fn fill(
+        &mut self,
+        order: impl Iterator<Item = u32>,
+        tier_of: &[u8],
+        hashes: &[u64],
+    ) {
         debug_assert!(self.ends.iter().all(|e| e.len == 0));
         self.nodes.clear();
-        self.nodes.resize(slots, Node::UNLINKED);
+        self.nodes.extend(hashes.iter().map(|&hash| Node {
+            hash,
+            ..Node::UNLINKED
+        }));
         for slot in order {
             let tier = usize::from(tier_of[slot as usize]);
             let back = self.ends[tier].back;
@@ -114,19 +127,25 @@ impl Tiers {
         Some(self.ends[tier].front).filter(|&s| s != NIL)
     }
 
-    /// Appends `slot`, which is in no tier, at the back (most recent) of `tier` with `dial`.
-    pub(crate) fn push_back(&mut self, tier: usize, slot: u32, dial: DialState) {
+    /// Appends `slot`, which is in no tier, at the back (most recent) of `tier` with `dial`
+    /// and `hash`.
+    pub(crate) fn push_back(&mut self, tier: usize, slot: u32, dial: DialState, hash: u64) {
         let at = slot as usize;
         if at >= self.nodes.len() {
             // Slots are numbered densely: the slab hands out the next number or a freed one.
             self.nodes.resize(at + 1, Node::UNLINKED);
         }
+        self.nodes[at].dial = dial;
+        self.nodes[at].hash = hash;
+        self.link_back(tier, slot);
+    }
+
+    /// Links `slot`, which is in no tier, at the back of `tier`, with the payload its node has.
+    fn link_back(&mut self, tier: usize, slot: u32) {
+        let at = slot as usize;
         let back = self.ends[tier].back;
-        self.nodes[at] = Node {
-            prev: back,
-            next: NIL,
-            dial,
-        };
+        self.nodes[at].prev = back;
+        self.nodes[at].next = NIL;
         match back {
             NIL => self.ends[tier].front = slot,
             back => self.nodes[back as usize].next = slot,
@@ -137,7 +156,9 @@ impl Tiers {
 
     /// Takes `slot`, which is in `tier`, out of it; returns its dial state.
     pub(crate) fn remove(&mut self, tier: usize, slot: u32) -> DialState {
-        let Node { prev, next, dial } = self.nodes[slot as usize];
+        let Node {
+            prev, next, dial, ..
+        } = self.nodes[slot as usize];
         match prev {
             NIL => self.ends[tier].front = next,
             prev => self.nodes[prev as usize].next = next,
@@ -157,17 +178,23 @@ impl Tiers {
         Some(slot)
     }
 
-    /// Moves `slot`, which is in `tier`, to its back (most recent), keeping its dial state.
-    pub(crate) fn move_to_back(&mut self, tier: usize, slot: u32) {
-        if self.ends[tier].back != slot {
-            let dial = self.remove(tier, slot);
-            self.push_back(tier, slot, dial);
+    /// Moves `slot` from `from`, where it is, to the back (most recent) of `to`, keeping its
+    /// dial state and hash.
+    pub(crate) fn relink(&mut self, from: usize, to: usize, slot: u32) {
+        if from != to || self.ends[to].back != slot {
+            self.remove(from, slot);
+            self.link_back(to, slot);
         }
     }
 
     /// The dial state of `slot`, which is in a tier.
     pub(crate) fn dial(&self, slot: u32) -> DialState {
         self.nodes[slot as usize].dial
+    }
+
+    /// The hash `slot` was linked with (also right after it left its tier).
+    pub(crate) fn hash(&self, slot: u32) -> u64 {
+        self.nodes[slot as usize].hash
     }
 
     /// The dial state of `slot`, which is in a tier, for writing.
@@ -242,11 +269,11 @@ mod tests {
 
     /// The lists' size per slot, which ARCHITECTURE.md's memory figures use.
     #[test]
-    fn a_node_is_16_bytes() {
-        assert_eq!(std::mem::size_of::<Node>(), 16);
+    fn a_node_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<Node>(), 24);
         let mut tiers = Tiers::default();
         tiers.reserve_slots(1000);
-        assert_eq!(tiers.heap_bytes(), 16_000);
+        assert_eq!(tiers.heap_bytes(), 24_000);
     }
 
     #[derive(Debug, Clone)]
@@ -256,8 +283,8 @@ mod tests {
         /// Remove a linked slot (picked by index).
         Remove(usize),
         PopFront(u8),
-        /// Move a linked slot (picked by index) to its tier's back.
-        ToBack(usize),
+        /// Move a linked slot (picked by index) to the back of a tier (its own or another).
+        Relink(usize, u8),
         /// Set a linked slot's dial state.
         Dial(usize, u64),
     }
@@ -267,7 +294,7 @@ mod tests {
             (any::<usize>(), 0u8..3, 0u64..1000).prop_map(|(i, t, d)| Op::Push(i, t, d)),
             any::<usize>().prop_map(Op::Remove),
             (0u8..3).prop_map(Op::PopFront),
-            any::<usize>().prop_map(Op::ToBack),
+            (any::<usize>(), 0u8..3).prop_map(|(i, t)| Op::Relink(i, t)),
             (any::<usize>(), 0u64..1000).prop_map(|(i, d)| Op::Dial(i, d)),
         ]
     }
@@ -284,7 +311,8 @@ mod tests {
         )
     }
 
-    /// Each tier against a `VecDeque` of (slot, dial), front = least recent.
+    /// Each tier against a `VecDeque` of (slot, dial), front = least recent; a slot's hash is
+    /// its number plus 1000.
     fn check(tiers: &Tiers, model: &[VecDeque<(u32, DialState)>; TIERS]) {
         for (t, m) in model.iter().enumerate() {
             let want: Vec<u32> = m.iter().map(|&(s, _)| s).collect();
@@ -297,6 +325,7 @@ mod tests {
             assert_eq!(tiers.front(t), m.front().map(|&(s, _)| s));
             for &(s, d) in m {
                 assert_eq!(tiers.dial(s), d);
+                assert_eq!(tiers.hash(s), u64::from(s) + 1000);
             }
             // Both ends at once meet in the middle without repeating a slot.
             let mut it = tiers.iter(t);
@@ -336,7 +365,7 @@ mod tests {
                 match op {
                     Op::Push(i, t, d) if !free.is_empty() => {
                         let slot = free[i % free.len()];
-                        tiers.push_back(usize::from(t), slot, dial(d));
+                        tiers.push_back(usize::from(t), slot, dial(d), u64::from(slot) + 1000);
                         model[usize::from(t)].push_back((slot, dial(d)));
                     }
                     Op::Remove(i) if !linked.is_empty() => {
@@ -345,18 +374,19 @@ mod tests {
                         let at = model[t].iter().position(|&(s, _)| s == slot).expect("in it");
                         let (_, d) = model[t].remove(at).expect("in it");
                         prop_assert_eq!(tiers.remove(t, slot), d);
+                        prop_assert_eq!(tiers.hash(slot), u64::from(slot) + 1000);
                     }
                     Op::PopFront(t) => {
                         let t = usize::from(t);
                         prop_assert_eq!(tiers.pop_front(t), model[t].pop_front().map(|(s, _)| s));
                     }
-                    Op::ToBack(i) if !linked.is_empty() => {
+                    Op::Relink(i, to) if !linked.is_empty() => {
                         let slot = linked[i % linked.len()];
                         let t = tier_of(&model, slot).expect("linked");
                         let at = model[t].iter().position(|&(s, _)| s == slot).expect("in it");
                         let item = model[t].remove(at).expect("in it");
-                        model[t].push_back(item);
-                        tiers.move_to_back(t, slot);
+                        model[usize::from(to)].push_back(item);
+                        tiers.relink(t, usize::from(to), slot);
                     }
                     Op::Dial(i, d) if !linked.is_empty() => {
                         let slot = linked[i % linked.len()];
@@ -375,13 +405,14 @@ mod tests {
             let n = bulk.len() as u32;
             let order: Vec<u32> = (0..n).map(|i| (i * 7 + 3) % n.max(1)).collect();
             let order = if n % 7 == 0 { (0..n).collect() } else { order };
+            let hashes: Vec<u64> = (0..n).map(|s| u64::from(s) + 1000).collect();
             let mut filled = Tiers::default();
-            filled.fill(n as usize, order.iter().copied(), &bulk);
+            filled.fill(order.iter().copied(), &bulk, &hashes);
             let mut pushed = Tiers::default();
             let mut model: [VecDeque<(u32, DialState)>; TIERS] = Default::default();
             for &slot in &order {
                 let t = usize::from(bulk[slot as usize]);
-                pushed.push_back(t, slot, DialState::NEVER_FAILED);
+                pushed.push_back(t, slot, DialState::NEVER_FAILED, u64::from(slot) + 1000);
                 model[t].push_back((slot, DialState::NEVER_FAILED));
             }
             check(&filled, &model);
