@@ -99,10 +99,11 @@ pub(crate) fn build(
     let mut first: Option<usize> = None;
     let mut repeat = |at: usize| first = Some(first.map_or(at, |f| f.min(at)));
     for (hash, slot) in bucket_order(&hashes, index.capacity()) {
-        let addr = &slab.get(slot).addr;
+        // The entries are read only on a tag match (rarely): in bucket order the slots come
+        // in random order, so an eager read would be a cache miss per entry.
         let found = index.entry(
             hash,
-            |&s| slab.get(s).addr == *addr,
+            |&s| slab.get(s).addr == slab.get(slot).addr,
             |&s| hashes[s as usize],
         );
         match found {
