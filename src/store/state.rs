@@ -19,9 +19,10 @@
 //! (`bulk` module) and installs them only when the whole file went in.
 //!
 //! **Invariant:** every occupied slot is in `index` exactly once and in exactly the tier of its
-//! entry's source, and nothing else is in either. Within a tier, recency order is the order of
-//! `last_seen` as long as the clock does not go backwards (every touch sets `last_seen = now`;
-//! hydrate inserts oldest first), so a tier's front is also its oldest entry.
+//! entry's source, and nothing else is in either; its tier node holds `hash_addr` of its
+//! entry's address (an address never changes in place). Within a tier, recency order is the
+//! order of `last_seen` as long as the clock does not go backwards (every touch sets
+//! `last_seen = now`; hydrate inserts oldest first), so a tier's front is also its oldest entry.
 
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::net::SocketAddr;
