@@ -13,7 +13,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 
-use knownpeers_codecs::{stored_addr, EntrySource, PeerEntry, PeerSource};
+use knownpeers_codecs::{
+    stored_addr, EntrySource, Error as CodecError, PeerEntry, PeerSource, Piece, PieceEncoder,
+};
 
 use slab::Branch;
 use state::State;
@@ -266,6 +268,50 @@ impl EntrySource for Snapshot {
     /// entries by `stored_addr`), so the writer skips its own duplicate check.
     fn addrs_unique(&self) -> bool {
         true
+    }
+    /// One piece per slab leaf: the leaf's kept encoding when it is `encoder`'s and none of its
+    /// entries can have expired (its oldest `last_seen` is still fresh), else the leaf's
+    /// entries encoded now, and kept when they are all fresh and the leaf keeps nothing yet.
+    /// A leaf with an expired entry is encoded without it, for this save only (a sweep will
+    /// change the leaf).
+    fn pieces(&self, encoder: &PieceEncoder) -> Option<Result<Vec<Piece<'_>>, CodecError>> {
+        Some(self.collect_pieces(encoder))
+    }
+}
+
+impl Snapshot {
+    fn collect_pieces(&self, encoder: &PieceEncoder) -> Result<Vec<Piece<'_>>, CodecError> {
+        let (now_s, ttl) = (self.now_s, self.ttl_secs);
+        let fresh = move |e: &&PeerEntry| !state::is_expired(e, now_s, ttl);
+        let mut pieces = Vec::with_capacity(self.branches.len() * slab::FANOUT);
+        for leaf in slab::leaves(&self.branches) {
+            if let Some(kept) = leaf.encoded().get() {
+                let stale = kept
+                    .oldest_last_seen()
+                    .is_some_and(|t| now_s.saturating_sub(t) > ttl);
+                if kept.is_for(encoder) && !stale {
+                    if !kept.is_empty() {
+                        pieces.push(Piece::Kept(kept));
+                    }
+                    continue;
+                }
+            }
+            let occupied = leaf.iter().flatten();
+            let piece = if occupied.clone().all(|e| fresh(&e)) {
+                let piece = encoder.encode(occupied)?;
+                match leaf.encoded().set(piece) {
+                    Ok(()) => Piece::Kept(leaf.encoded().get().expect("set just above")),
+                    // The leaf keeps another encoding, or another save filled it meanwhile.
+                    Err(piece) => Piece::Fresh(piece),
+                }
+            } else {
+                Piece::Fresh(encoder.encode(occupied.filter(fresh))?)
+            };
+            if !piece.encoded().is_empty() {
+                pieces.push(piece);
+            }
+        }
+        Ok(pieces)
     }
 }
 

@@ -12,9 +12,9 @@
 //! one level of 64-entry chunks made the snapshot ~16k pointer copies, ~0.7 ms at 1M on the
 //! loaded 2-core machine: both too close to the 1 ms budget.)
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use knownpeers_codecs::PeerEntry;
+use knownpeers_codecs::{EncodedPiece, PeerEntry};
 
 /// Slots per leaf: the unit of copy-on-write (~0.3-0.4 µs per entry to clone with its strings).
 pub(crate) const CHUNK: usize = 64;
@@ -24,7 +24,68 @@ pub(crate) const FANOUT: usize = 64;
 /// One leaf of slots; `None` is a free (or not yet used) slot. A fixed array rather than a `Vec`
 /// saves one dependent pointer load on every access (the profile's hottest path is reading a
 /// random entry).
-pub(crate) type Leaf = [Option<PeerEntry>; CHUNK];
+///
+/// Beside the slots it keeps the encoded bytes of its occupied entries for one codec body
+/// ([`EncodedPiece`]), filled by the first save that writes the leaf and reused by every later
+/// save until the leaf changes, so that a save copies bytes instead of encoding. Every mutable
+/// access (`IndexMut`) drops them, and a copy-on-write clone starts without them, so they never
+/// describe other entries than the slots'. A leaf shared with a snapshot is immutable, which is
+/// why a saver may fill the cell of a shared leaf: a `OnceLock` is filled at most once.
+pub(crate) struct Leaf {
+    slots: [Option<PeerEntry>; CHUNK],
+    encoded: OnceLock<EncodedPiece>,
+}
+
+impl Leaf {
+    /// A leaf of free slots.
+    pub(crate) fn empty() -> Leaf {
+        Leaf {
+            slots: std::array::from_fn(|_| None),
+            encoded: OnceLock::new(),
+        }
+    }
+
+    /// The slots, in slot order.
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Option<PeerEntry>> {
+        self.slots.iter()
+    }
+
+    /// The kept encoding of the occupied slots, if a save filled it since the last change.
+    pub(crate) fn encoded(&self) -> &OnceLock<EncodedPiece> {
+        &self.encoded
+    }
+}
+
+impl Clone for Leaf {
+    /// The slots only: a copy is made to be written (`Arc::make_mut`), which would drop the
+    /// kept encoding at once.
+    fn clone(&self) -> Leaf {
+        Leaf {
+            slots: self.slots.clone(),
+            encoded: OnceLock::new(),
+        }
+    }
+}
+
+impl std::ops::Index<usize> for Leaf {
+    type Output = Option<PeerEntry>;
+    #[inline]
+    fn index(&self, i: usize) -> &Option<PeerEntry> {
+        &self.slots[i]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Leaf {
+    /// Drops the kept encoding: the caller may change the slot.
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut Option<PeerEntry> {
+        if self.encoded.get().is_some() {
+            drop(self.encoded.take());
+        }
+        &mut self.slots[i]
+    }
+}
+
 /// One branch of leaves.
 pub(crate) type Branch = Vec<Arc<Leaf>>;
 
@@ -107,7 +168,7 @@ impl Slab {
         }
         let branch = Arc::make_mut(&mut self.branches[b]);
         if l == branch.len() {
-            branch.push(Arc::new(std::array::from_fn(|_| None)));
+            branch.push(Arc::new(Leaf::empty()));
         }
         self.slots += 1;
         *self.slot_mut(slot) = Some(entry);
@@ -128,6 +189,14 @@ impl Slab {
     pub(crate) fn share(&self) -> Vec<Arc<Branch>> {
         self.branches.clone()
     }
+}
+
+/// Every leaf of shared branches, in slot order.
+pub(crate) fn leaves(branches: &[Arc<Branch>]) -> impl Iterator<Item = &Leaf> + '_ {
+    branches
+        .iter()
+        .flat_map(|branch| branch.iter())
+        .map(|leaf| &**leaf)
 }
 
 /// Every occupied slot of shared branches, in slot order.

@@ -740,7 +740,7 @@ impl State {
         let ttl = self.config.ttl_secs;
         // Per slot, in slot order: (last_seen, file position, tier) of the entry it holds.
         let mut keys: Vec<(u64, usize, u8)> = Vec::with_capacity(entries.len());
-        let mut leaf: Leaf = std::array::from_fn(|_| None);
+        let mut leaf = Leaf::empty();
         // The slot number of `leaf[0]`, and how many of `leaf`'s slots are filled.
         let mut base: u32 = 0;
         let mut fill = 0usize;
@@ -773,7 +773,7 @@ impl State {
                     leaf[fill] = Some(entry);
                     fill += 1;
                     if fill == CHUNK {
-                        let full = std::mem::replace(&mut leaf, std::array::from_fn(|_| None));
+                        let full = std::mem::replace(&mut leaf, Leaf::empty());
                         self.slab.push_leaf(full, CHUNK);
                         base += CHUNK as u32;
                         fill = 0;
