@@ -618,7 +618,7 @@ fn write_envelope(
         Some(p) => realm
             .len()
             .saturating_mul(6)
-            .saturating_add(128 + p.json_len()),
+            .saturating_add(128 + p.max_len()),
         None => 256_usize
             .saturating_add(expected.saturating_mul(192))
             .min(crate::MAX_FILE_SIZE as usize),

@@ -90,7 +90,7 @@ impl Codec for MsgpackCodec {
         if let Some(pieces) = piece::pieces_of(entries, body_encoding(self.version))? {
             // Kept pieces: the body is their concatenation, checksummed as it is copied.
             let h = frame::header_len(FrameCodec::Msgpack, realm.len());
-            out.reserve(h + pieces.binary_len() + BODY_CRC_LEN);
+            out.reserve(h + pieces.max_len() + BODY_CRC_LEN);
             frame::write_header(out, self.version, realm, saved_at, pieces.count(), None);
             let crc = pieces
                 .write_binary(out, true)

@@ -10,10 +10,7 @@
 //! followed by its entries' bytes, and a run of entries encodes the same wherever it lands.
 //! The tests compare every codec and version against the entry-by-entry writer byte for byte.
 
-use std::sync::{Mutex, PoisonError};
-
 use rmp::encode::{self, ByteBuf};
-use zeroize::Zeroize as _;
 
 use crate::body::{self, written};
 use crate::entry::check_entry_count;
@@ -31,44 +28,49 @@ pub(crate) enum Encoding {
 }
 
 /// Encodes runs of entries the way one codec body writes them. A writer hands it to
-/// [`EntrySource::pieces`]; the source encodes with it what it has not kept yet, and tells its
+/// [`EntrySource::pieces`]; the source encodes with it the runs it wants to keep, and tells its
 /// kept pieces apart by [`EncodedPiece::is_for`]. It checks each entry's limits
 /// ([`PeerEntry::check_limits`]) as it encodes, so a kept piece holds only writable entries.
+#[derive(Debug)]
 pub struct PieceEncoder {
     encoding: Encoding,
-    /// Reused for every piece of one save, then zeroized: a piece is encoded here and copied
-    /// once into an exactly sized allocation, so that no growing buffer leaves plaintext (a
-    /// sealed realm's body) in freed memory.
-    scratch: Mutex<Vec<u8>>,
-}
-
-impl std::fmt::Debug for PieceEncoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PieceEncoder")
-            .field("encoding", &self.encoding)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Drop for PieceEncoder {
-    fn drop(&mut self) {
-        self.scratch
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .zeroize();
-    }
 }
 
 impl PieceEncoder {
     pub(crate) fn new(encoding: Encoding) -> PieceEncoder {
-        PieceEncoder {
-            encoding,
-            scratch: Mutex::new(Vec::new()),
+        PieceEncoder { encoding }
+    }
+
+    /// The most bytes `entry` takes in this encoding (with its separator, for JSON).
+    fn max_len(&self, entry: &PeerEntry) -> usize {
+        match self.encoding {
+            Encoding::Compact | Encoding::Map => body::max_entry_len(entry),
+            Encoding::Json => json::max_entry_len(entry) + 2,
         }
     }
 
-    /// Encodes `entries`, in order, into one piece, checking each entry's limits first. On
-    /// error nothing is kept.
+    /// Appends `entry` to `out` (after a `,\n` for a JSON entry that is not its piece's first).
+    fn put(&self, entry: &PeerEntry, first: bool, out: &mut Vec<u8>) {
+        match self.encoding {
+            Encoding::Compact | Encoding::Map => {
+                let mut buf = ByteBuf::from_vec(std::mem::take(out));
+                match self.encoding {
+                    Encoding::Compact => compact::put_entry(entry, &mut buf),
+                    _ => body::put_entry(entry, &mut buf),
+                }
+                *out = buf.into_vec();
+            }
+            Encoding::Json => {
+                if !first {
+                    out.extend_from_slice(b",\n");
+                }
+                json::put_entry(out, entry);
+            }
+        }
+    }
+
+    /// Encodes `entries`, in order, into one piece, checking each entry's limits first. The
+    /// piece is allocated once, at the bound of its entries, and shrunk to fit.
     pub fn encode<'e>(
         &self,
         entries: impl IntoIterator<Item = &'e PeerEntry> + Clone,
@@ -76,68 +78,32 @@ impl PieceEncoder {
         let mut bound = 0usize;
         for entry in entries.clone() {
             entry.check_limits()?;
-            bound = bound.saturating_add(match self.encoding {
-                Encoding::Compact | Encoding::Map => body::max_entry_len(entry),
-                Encoding::Json => json::max_entry_len(entry) + 2,
-            });
+            bound = bound.saturating_add(self.max_len(entry));
         }
-        let mut scratch = self.scratch.lock().unwrap_or_else(PoisonError::into_inner);
-        scratch.clear();
-        reserve_zeroizing(&mut scratch, bound);
+        let mut bytes = Vec::with_capacity(bound);
         let (mut count, mut oldest) = (0u32, None::<u64>);
-        let note = |entry: &PeerEntry, count: &mut u32, oldest: &mut Option<u64>| {
-            *count += 1;
-            *oldest = Some(oldest.map_or(entry.last_seen, |o| o.min(entry.last_seen)));
-        };
-        match self.encoding {
-            Encoding::Compact | Encoding::Map => {
-                let mut buf = ByteBuf::from_vec(std::mem::take(&mut *scratch));
-                for entry in entries {
-                    note(entry, &mut count, &mut oldest);
-                    match self.encoding {
-                        Encoding::Compact => compact::put_entry(entry, &mut buf),
-                        _ => body::put_entry(entry, &mut buf),
-                    }
-                }
-                *scratch = buf.into_vec();
-            }
-            Encoding::Json => {
-                for entry in entries {
-                    if count > 0 {
-                        scratch.extend_from_slice(b",\n");
-                    }
-                    note(entry, &mut count, &mut oldest);
-                    json::put_entry(&mut scratch, entry);
-                }
-            }
+        for entry in entries {
+            self.put(entry, count == 0, &mut bytes);
+            count += 1;
+            oldest = Some(oldest.map_or(entry.last_seen, |o: u64| o.min(entry.last_seen)));
         }
-        debug_assert!(scratch.len() <= bound, "the bound holds");
-        let bytes: Box<[u8]> = Box::from(&scratch[..]);
-        scratch.zeroize();
+        debug_assert!(bytes.len() <= bound, "the bound holds");
         Ok(EncodedPiece {
             encoding: self.encoding,
-            bytes,
+            bytes: bytes.into_boxed_slice(),
             count,
             oldest,
         })
     }
 }
 
-/// Grows `v` to hold `extra` more bytes, moving it into a new allocation by hand so the old one
-/// is zeroized rather than freed with plaintext in it.
-fn reserve_zeroizing(v: &mut Vec<u8>, extra: usize) {
-    if v.capacity() - v.len() < extra {
-        let mut bigger = Vec::with_capacity(v.len().saturating_add(extra).max(2 * v.capacity()));
-        bigger.extend_from_slice(v);
-        v.zeroize();
-        *v = bigger;
-    }
-}
-
 /// The encoded bytes of a run of entries for one codec body, with the entry count and the
 /// oldest `last_seen` among them (so that a keeper can tell when one of them may have expired
-/// and the piece must not be written). Immutable once made; zeroized when dropped (it may be a
-/// sealed realm's plaintext). `Debug` shows counts only: the bytes are peer data.
+/// and the piece must not be written). Immutable once made. `Debug` shows counts only: the
+/// bytes are peer data. Like the store's entries themselves (whose strings are freed without
+/// zeroizing), it is not zeroized when dropped: it is a copy of what the running node holds in
+/// plaintext anyway (SECURITY.md), and byte-wise volatile zeroing of every replaced piece
+/// cost as much as encoding it.
 pub struct EncodedPiece {
     encoding: Encoding,
     bytes: Box<[u8]>,
@@ -152,12 +118,6 @@ impl std::fmt::Debug for EncodedPiece {
             .field("entries", &self.count)
             .field("bytes", &self.bytes.len())
             .finish()
-    }
-}
-
-impl Drop for EncodedPiece {
-    fn drop(&mut self) {
-        self.bytes.zeroize();
     }
 }
 
@@ -185,38 +145,45 @@ impl EncodedPiece {
     }
 }
 
-/// One piece handed to a writer: kept by the source, or encoded for this save only (an entry of
-/// it may have expired since it was kept, or the source keeps another encoding).
+/// One run of consecutive entries handed to a writer: a piece the source keeps, or entries the
+/// writer encodes itself for this save (the source keeps another encoding for them, or one of
+/// them may have expired since it was kept and the run is handed without the expired ones).
 #[derive(Debug)]
 pub enum Piece<'a> {
-    /// A piece the source keeps.
+    /// A piece the source keeps, made by this writer's encoder.
     Kept(&'a EncodedPiece),
-    /// A piece encoded for this save.
-    Fresh(EncodedPiece),
+    /// Entries to encode now, in order.
+    Entries(Vec<&'a PeerEntry>),
 }
 
 impl Piece<'_> {
-    /// The piece, kept or fresh.
-    pub fn encoded(&self) -> &EncodedPiece {
+    /// How many entries it holds.
+    pub fn len(&self) -> usize {
         match self {
-            Piece::Kept(p) => p,
-            Piece::Fresh(p) => p,
+            Piece::Kept(p) => p.len(),
+            Piece::Entries(e) => e.len(),
         }
+    }
+    /// Whether it holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
 /// The pieces of a whole body, checked.
 pub(crate) struct Pieces<'a> {
+    encoder: PieceEncoder,
     list: Vec<Piece<'a>>,
     count: u32,
-    /// Sum of the pieces' byte lengths.
-    bytes: usize,
+    /// The most bytes the pieces take: kept pieces' lengths, entries' bounds (with a JSON
+    /// separator per piece).
+    bound: usize,
 }
 
 /// The pieces of `entries` in `encoding`, if the source keeps pieces and vouches for unique
 /// addresses ([`EntrySource::addrs_unique`]: the duplicate check is skipped either way then);
-/// `None` tells the writer to encode entry by entry. Fails when a piece has another encoding
-/// or the pieces hold another number of entries than `entries.len()`.
+/// `None` tells the writer to encode entry by entry. Fails when a kept piece has another
+/// encoding or the pieces hold another number of entries than `entries.len()`.
 pub(crate) fn pieces_of(
     entries: &dyn EntrySource,
     encoding: Encoding,
@@ -231,16 +198,24 @@ pub(crate) fn pieces_of(
         None => return Ok(None),
         Some(list) => list?,
     };
-    let (mut count, mut bytes) = (0usize, 0usize);
+    let (mut count, mut bound) = (0usize, 0usize);
     for piece in &list {
-        let p = piece.encoded();
-        if !p.is_for(&encoder) {
-            return Err(Error::InvalidInput {
-                what: "the entry source handed a piece of another encoding".into(),
-            });
+        match piece {
+            Piece::Kept(p) if !p.is_for(&encoder) => {
+                return Err(Error::InvalidInput {
+                    what: "the entry source handed a piece of another encoding".into(),
+                })
+            }
+            Piece::Kept(p) => bound = bound.saturating_add(p.bytes.len()),
+            Piece::Entries(run) => {
+                for entry in run {
+                    entry.check_limits()?;
+                    bound = bound.saturating_add(encoder.max_len(entry));
+                }
+            }
         }
-        count += p.len();
-        bytes = bytes.saturating_add(p.bytes.len());
+        bound = bound.saturating_add(2);
+        count += piece.len();
     }
     if count != expected {
         return Err(Error::InvalidInput {
@@ -248,9 +223,10 @@ pub(crate) fn pieces_of(
         });
     }
     Ok(Some(Pieces {
+        encoder,
         list,
         count: u32::try_from(count).expect("check_entry_count bounds the count to 10M"),
-        bytes,
+        bound,
     }))
 }
 
@@ -260,51 +236,57 @@ impl Pieces<'_> {
         self.count
     }
 
-    /// The length of the binary body [`Pieces::write_binary`] appends.
-    pub(crate) fn binary_len(&self) -> usize {
-        // The array header is at most an array32 (5 bytes).
-        self.bytes.saturating_add(5)
+    /// The most bytes [`Pieces::write_binary`] or [`Pieces::write_json`] appends.
+    pub(crate) fn max_len(&self) -> usize {
+        // A binary entry array's header is at most an array32 (5 bytes).
+        self.bound.saturating_add(5)
     }
 
-    /// Appends a binary body (the entry array's header, then every piece) to `out`, which
-    /// must have room for [`Pieces::binary_len`] more bytes, and returns the body's CRC-32
-    /// when `crc` asks for it, computed piece by piece while each is in cache.
+    /// Appends a binary body (the entry array's header, then every piece: kept bytes copied,
+    /// entries encoded) to `out`, which must have room for [`Pieces::max_len`] more bytes,
+    /// and returns the body's CRC-32 when `crc` asks for it, computed piece by piece while
+    /// each is in cache. Entry limits were checked by [`pieces_of`] or when a piece was kept.
     pub(crate) fn write_binary(&self, out: &mut Vec<u8>, crc: bool) -> Option<u32> {
         let start = out.len();
         let mut buf = ByteBuf::from_vec(std::mem::take(out));
         written(encode::write_array_len(&mut buf, self.count));
         *out = buf.into_vec();
         let mut hasher = crc.then(crc32fast::Hasher::new);
-        if let Some(h) = &mut hasher {
-            h.update(&out[start..]);
-        }
+        let mut from = start;
         for piece in &self.list {
-            let bytes = &piece.encoded().bytes;
-            out.extend_from_slice(bytes);
-            if let Some(h) = &mut hasher {
-                h.update(bytes);
+            match piece {
+                Piece::Kept(p) => out.extend_from_slice(&p.bytes),
+                Piece::Entries(run) => {
+                    for entry in run {
+                        self.encoder.put(entry, true, out);
+                    }
+                }
             }
+            if let Some(h) = &mut hasher {
+                h.update(&out[from..]);
+            }
+            from = out.len();
+        }
+        if let Some(h) = &mut hasher {
+            h.update(&out[from..]);
         }
         hasher.map(crc32fast::Hasher::finalize)
-    }
-
-    /// The length of the JSON entries [`Pieces::write_json`] appends.
-    pub(crate) fn json_len(&self) -> usize {
-        self.bytes.saturating_add(2 * self.list.len())
     }
 
     /// Appends the JSON envelope's entries: a newline before the first, `,\n` between two.
     pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
         let mut first = true;
-        for piece in self
-            .list
-            .iter()
-            .map(Piece::encoded)
-            .filter(|p| !p.is_empty())
-        {
+        for piece in self.list.iter().filter(|p| !p.is_empty()) {
             out.extend_from_slice(if first { b"\n" } else { b",\n" });
             first = false;
-            out.extend_from_slice(&piece.bytes);
+            match piece {
+                Piece::Kept(p) => out.extend_from_slice(&p.bytes),
+                Piece::Entries(run) => {
+                    for (i, entry) in run.iter().enumerate() {
+                        self.encoder.put(entry, i == 0, out);
+                    }
+                }
+            }
         }
     }
 }

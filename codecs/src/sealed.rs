@@ -479,7 +479,7 @@ impl Codec for SealedCodec {
         // fields, binary addresses: never longer).
         let pieces = piece::pieces_of(entries, crate::msgpack::body_encoding(self.version))?;
         let plain_max = match &pieces {
-            Some(p) => p.binary_len(),
+            Some(p) => p.max_len(),
             None => body::max_encoded_len(entries),
         };
         out.reserve(

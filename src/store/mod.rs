@@ -270,10 +270,10 @@ impl EntrySource for Snapshot {
         true
     }
     /// One piece per slab leaf: the leaf's kept encoding when it is `encoder`'s and none of its
-    /// entries can have expired (its oldest `last_seen` is still fresh), else the leaf's
-    /// entries encoded now, and kept when they are all fresh and the leaf keeps nothing yet.
-    /// A leaf with an expired entry is encoded without it, for this save only (a sweep will
-    /// change the leaf).
+    /// entries can have expired (its oldest `last_seen` is still fresh); else, when the leaf
+    /// keeps nothing and all its entries are fresh, their encoding, kept from now on; else
+    /// (the leaf keeps another codec's encoding, or holds an expired entry) its fresh entries,
+    /// for the writer to encode this once.
     fn pieces(&self, encoder: &PieceEncoder) -> Option<Result<Vec<Piece<'_>>, CodecError>> {
         Some(self.collect_pieces(encoder))
     }
@@ -285,7 +285,8 @@ impl Snapshot {
         let fresh = move |e: &&PeerEntry| !state::is_expired(e, now_s, ttl);
         let mut pieces = Vec::with_capacity(self.branches.len() * slab::FANOUT);
         for leaf in slab::leaves(&self.branches) {
-            if let Some(kept) = leaf.encoded().get() {
+            let kept = leaf.encoded().get();
+            if let Some(kept) = kept {
                 let stale = kept
                     .oldest_last_seen()
                     .is_some_and(|t| now_s.saturating_sub(t) > ttl);
@@ -297,18 +298,22 @@ impl Snapshot {
                 }
             }
             let occupied = leaf.iter().flatten();
-            let piece = if occupied.clone().all(|e| fresh(&e)) {
-                let piece = encoder.encode(occupied)?;
-                match leaf.encoded().set(piece) {
-                    Ok(()) => Piece::Kept(leaf.encoded().get().expect("set just above")),
-                    // The leaf keeps another encoding, or another save filled it meanwhile.
-                    Err(piece) => Piece::Fresh(piece),
+            if kept.is_none() && occupied.clone().all(|e| fresh(&e)) {
+                let piece = encoder.encode(occupied.clone())?;
+                // A save running beside this one may have filled the cell first: with the
+                // same entries (a leaf is immutable while shared), all fresh as checked here.
+                let _ = leaf.encoded().set(piece);
+                let piece = leaf.encoded().get().expect("filled just above");
+                if piece.is_for(encoder) {
+                    if !piece.is_empty() {
+                        pieces.push(Piece::Kept(piece));
+                    }
+                    continue;
                 }
-            } else {
-                Piece::Fresh(encoder.encode(occupied.filter(fresh))?)
-            };
-            if !piece.encoded().is_empty() {
-                pieces.push(piece);
+            }
+            let run: Vec<&PeerEntry> = occupied.filter(fresh).collect();
+            if !run.is_empty() {
+                pieces.push(Piece::Entries(run));
             }
         }
         Ok(pieces)

@@ -256,4 +256,86 @@ mod tests {
         assert_eq!(last, Some((CHUNK * FANOUT + slots.len()) as u32));
         assert_eq!(slab.share().len(), 2);
     }
+
+    /// A leaf's kept encoding survives reads and sharing, and is dropped by any write to the
+    /// leaf (in place or through a copy-on-write copy) and by nothing else.
+    #[test]
+    fn kept_pieces_are_dropped_by_writes_only() {
+        let mut slab = Slab::default();
+        for n in 0..(CHUNK as u16 * 2) {
+            slab.insert(entry(n));
+        }
+        let codec = knownpeers_codecs::MsgpackCodec;
+        let encode = |branches: &[Arc<Branch>]| {
+            // Through a one-leaf-per-piece source, as a snapshot hands them.
+            struct Leaves<'a>(&'a [Arc<Branch>]);
+            impl knownpeers_codecs::EntrySource for Leaves<'_> {
+                fn len(&self) -> usize {
+                    entries(self.0).count()
+                }
+                fn entries(&self) -> Box<dyn Iterator<Item = &PeerEntry> + '_> {
+                    Box::new(entries(self.0))
+                }
+                fn addrs_unique(&self) -> bool {
+                    true
+                }
+                fn pieces(
+                    &self,
+                    encoder: &knownpeers_codecs::PieceEncoder,
+                ) -> Option<Result<Vec<knownpeers_codecs::Piece<'_>>, knownpeers_codecs::Error>>
+                {
+                    let mut out = Vec::new();
+                    for leaf in leaves(self.0) {
+                        if leaf.encoded().get().is_none() {
+                            match encoder.encode(leaf.iter().flatten()) {
+                                Ok(piece) => {
+                                    let _ = leaf.encoded().set(piece);
+                                }
+                                Err(e) => return Some(Err(e)),
+                            }
+                        }
+                        let kept = leaf.encoded().get().expect("set above");
+                        out.push(knownpeers_codecs::Piece::Kept(kept));
+                    }
+                    Some(Ok(out))
+                }
+            }
+            knownpeers_codecs::Codec::encode(&codec, "r", 1, &Leaves(branches))
+                .expect("the entries encode")
+        };
+        let kept = |slab: &Slab| -> Vec<bool> {
+            leaves(&slab.share())
+                .map(|leaf| leaf.encoded().get().is_some())
+                .collect()
+        };
+        let shared = slab.share();
+        let before = encode(&shared);
+        assert_eq!(
+            kept(&slab),
+            [true, true],
+            "the shared leaves are the slab's"
+        );
+        let _ = slab.get(3);
+        assert_eq!(kept(&slab), [true, true], "a read keeps them");
+
+        slab.get_mut(3).last_seen = 7777;
+        assert_eq!(kept(&slab), [false, true], "a copied leaf starts without");
+        assert!(leaves(&shared).all(|leaf| leaf.encoded().get().is_some()));
+        assert_eq!(encode(&shared), before, "the snapshot's file is unchanged");
+        drop(shared);
+
+        encode(&slab.share());
+        assert_eq!(kept(&slab), [true, true]);
+        slab.remove(CHUNK as u32 + 1);
+        assert_eq!(kept(&slab), [true, false], "a write in place drops it");
+        let after = encode(&slab.share());
+        let plain = knownpeers_codecs::Codec::encode(
+            &codec,
+            "r",
+            1,
+            &entries(&slab.share()).cloned().collect::<Vec<_>>(),
+        )
+        .expect("the entries encode");
+        assert_eq!(after, plain);
+    }
 }
