@@ -516,8 +516,8 @@ fn breakdown(ctx: &mut Ctx<'_>) {
         let mut row = vec![kind_name(kind).to_string()];
         row.extend(s.iter().map(|x| human(x.median)));
         table.row(row);
+        drop(store);
     }
-    drop(store);
     let records = baseline::records(&entries);
     let path = dir.join("thenodes-peers.json");
     let bytes = RefCell::new(Vec::new());
