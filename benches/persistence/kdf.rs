@@ -9,14 +9,16 @@ use super::*;
 /// default parameters must run once per process, not once per save).
 ///
 /// The two realms run the same save code once the passphrase realm holds its master key
-/// (`SealedCodec::seal_material` differs only by a mutex and the header's KDF fields), so a
-/// ratio away from 1 is the machine: each save is dominated by two fsyncs and the rename's
-/// freeing of the old file's blocks (discarded on commit on an ext4 `discard` mount), whose
-/// time varies from save to save. Three things keep the comparison fair: the periodic saves
-/// start only after both realms' flush tasks have made their own first save (a flush task
-/// saves the first change after open within a second, which used to land inside the
-/// passphrase realm's repetitions), the order alternates every repetition (A B C, C B A), and
-/// the control rows show the spread the machine alone gives.
+/// (`SealedCodec::seal_material` differs only by a mutex and the header's KDF fields; the
+/// `encode CPU` column measures it), so a ratio away from 1 is the machine: each save is
+/// dominated by two fsyncs and the rename's freeing of the old file's blocks (discarded on
+/// commit on an ext4 `discard` mount), whose time varies from save to save. With nine
+/// repetitions in a fixed order (passphrase, key file) the same code gave anything from 0.91x
+/// to 1.72x between runs. The comparison is now fair and its noise visible: the order
+/// alternates every repetition (A B C, C B A), the periodic saves start only after both
+/// realms' flush tasks had their chance at their own first save (a flush task saves the first
+/// change after open within a second, which could land among the passphrase realm's
+/// repetitions), and the control column shows the spread the machine alone gives.
 pub(crate) fn kdf(ctx: &mut Ctx<'_>) {
     let mut table = Table::new(
         "Key derivation",
