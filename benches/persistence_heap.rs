@@ -30,7 +30,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use knownpeers::codecs::{read_owned, Codec, FrameVersion, Key, ReadPolicy, SealedCodec};
+use knownpeers::codecs::{
+    read_owned, Codec, FrameVersion, JsonCodec, Key, MsgpackCodec, ReadPolicy, SealedCodec,
+};
 
 use knownpeers::{ManualClock, PeerStore, StoreConfig};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
@@ -185,15 +187,25 @@ fn main() {
         "Net heap bytes (allocated minus freed, counted by `stats_alloc`) to hold N generated \
          entries: a `PeerStore` after `hydrate`, against a `Vec<PeerEntry>` of the same entries \
          (exact capacity). Both include the entries' own strings. Allocator overhead per block \
-         is not counted in either.",
-        &["N", "PeerStore", "Vec<PeerEntry>", "ratio"],
+         is not counted in either. The goal's store has kept no encoded pieces yet (as after \
+         a load); the last two columns are the same store after one save in that codec, whose \
+         pieces (the encoded bytes of every slab leaf, kept until the leaf changes) it then \
+         holds.",
+        &[
+            "N",
+            "PeerStore",
+            "Vec<PeerEntry>",
+            "ratio",
+            "after a msgpack save",
+            "after a JSON save",
+        ],
     );
     let clock = Arc::new(ManualClock::at_secs(gen::NOW));
     for &n in &sizes {
         eprintln!("== heap, N = {n}");
         let entries = gen::entries(SEED, n);
         let vec_bytes = net_heap(|| entries.clone());
-        let store_bytes = net_heap(|| {
+        let filled = || {
             let store = PeerStore::new(
                 StoreConfig {
                     max_entries: n,
@@ -204,14 +216,31 @@ fn main() {
             let hydrated = store.hydrate(entries.clone());
             assert_eq!(hydrated.loaded, n, "hydrate keeps every fresh entry");
             store
-        });
+        };
+        let store_bytes = net_heap(filled);
+        // The store after one save in `codec` (the file's bytes are freed before the count).
+        let saved = |codec: &dyn Codec| {
+            net_heap(|| {
+                let store = filled();
+                let bytes = codec
+                    .encode("bench-heap", gen::NOW, &store.snapshot())
+                    .expect("generated entries encode");
+                drop(bytes);
+                store
+            })
+        };
+        let msgpack_bytes = saved(&MsgpackCodec);
+        let json_bytes = saved(&JsonCodec);
         let r = store_bytes / vec_bytes;
         let (s, v) = (store_bytes / n as f64, vec_bytes / n as f64);
+        let per = |b: f64| format!("{:.0} B ({:.2}x)", b / n as f64, b / vec_bytes);
         table.row(vec![
             human_n(n),
             format!("{s:.0} B"),
             format!("{v:.0} B"),
             format!("{r:.2}x"),
+            per(msgpack_bytes),
+            per(json_bytes),
         ]);
         report.goals.push(Goal {
             what: format!("{}: heap per entry, PeerStore / Vec<PeerEntry>", human_n(n)),

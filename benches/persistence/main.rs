@@ -56,7 +56,8 @@ use knownpeers::{
 
 use report::{Cmp, Goal, Report, Table};
 use timing::{
-    cpu_time, human, human_bytes, human_n, human_ns, interleaved, ratio, Competitor, Sample,
+    cpu_time, human, human_bytes, human_n, human_ns, interleaved, interleaved_alternating, ratio,
+    Competitor, Sample,
 };
 
 /// Seed of the entries every section measures.

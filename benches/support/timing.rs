@@ -69,6 +69,21 @@ pub fn interleaved(reps: usize, competitors: &mut [Competitor<'_>]) -> Vec<Sampl
     runs.into_iter().map(Sample::of).collect()
 }
 
+/// [`interleaved`], with the order reversed every other repetition (A B C, C B A, ...), so that
+/// no competitor always runs right after the same one (a save's after-effects, such as the
+/// previous file's blocks being freed and discarded, land on whoever follows).
+pub fn interleaved_alternating(reps: usize, competitors: &mut [Competitor<'_>]) -> Vec<Sample> {
+    let mut runs: Vec<Vec<Duration>> = vec![Vec::with_capacity(reps); competitors.len()];
+    for rep in 0..reps.max(1) {
+        let n = competitors.len();
+        for k in 0..n {
+            let i = if rep % 2 == 0 { k } else { n - 1 - k };
+            runs[i].push(competitors[i]());
+        }
+    }
+    runs.into_iter().map(Sample::of).collect()
+}
+
 /// `a / b` of the medians.
 pub fn ratio(a: &Sample, b: &Sample) -> f64 {
     a.ns() / b.ns().max(1.0)

@@ -104,26 +104,32 @@ pub(crate) fn max_encoded_len(entries: &dyn EntrySource) -> usize {
     // The array header is at most an array32 (5 bytes).
     let mut total: usize = 5;
     for entry in entries.entries() {
-        let addr = match entry.addr {
-            std::net::SocketAddr::V4(_) => MAX_V4_ADDR_TEXT,
-            std::net::SocketAddr::V6(_) => addr::MAX_ADDR_TEXT,
-        };
-        // A map of at most five fields is a one-byte fixmap; source names are at most 9 bytes;
-        // a u64 takes at most 9 bytes.
-        let mut n = 1 + str_size(4) + str_size(addr) + str_size(6) + str_size(9) + str_size(9) + 9;
-        if let Some(id) = &entry.node_id {
-            n = n.saturating_add(str_size(7) + str_size(id.len()));
-        }
-        if !entry.capabilities.is_empty() {
-            // An array header is at most 5 bytes (array32).
-            n = n.saturating_add(str_size(12) + 5);
-            for cap in &entry.capabilities {
-                n = n.saturating_add(str_size(cap.len()));
-            }
-        }
-        total = total.saturating_add(n);
+        total = total.saturating_add(max_entry_len(entry));
     }
     total
+}
+
+/// The most bytes [`put_entry`] can write for `entry`; it also bounds the compact body's
+/// entry (positional fields, a binary address: never longer).
+pub(crate) fn max_entry_len(entry: &PeerEntry) -> usize {
+    let addr = match entry.addr {
+        std::net::SocketAddr::V4(_) => MAX_V4_ADDR_TEXT,
+        std::net::SocketAddr::V6(_) => addr::MAX_ADDR_TEXT,
+    };
+    // A map of at most five fields is a one-byte fixmap; source names are at most 9 bytes;
+    // a u64 takes at most 9 bytes.
+    let mut n = 1 + str_size(4) + str_size(addr) + str_size(6) + str_size(9) + str_size(9) + 9;
+    if let Some(id) = &entry.node_id {
+        n = n.saturating_add(str_size(7) + str_size(id.len()));
+    }
+    if !entry.capabilities.is_empty() {
+        // An array header is at most 5 bytes (array32).
+        n = n.saturating_add(str_size(12) + 5);
+        for cap in &entry.capabilities {
+            n = n.saturating_add(str_size(cap.len()));
+        }
+    }
+    n
 }
 
 fn encode_entries(entries: &dyn EntrySource, out: &mut ByteBuf) -> Result<u32, Error> {
@@ -133,30 +139,35 @@ fn encode_entries(entries: &dyn EntrySource, out: &mut ByteBuf) -> Result<u32, E
     put_array_len(out, count);
     for entry in entries.entries() {
         check.check(entry)?;
-        let fields =
-            3 + u32::from(entry.node_id.is_some()) + u32::from(!entry.capabilities.is_empty());
-        put_map_len(out, fields);
-        put_str(out, "addr");
-        put_str(out, AddrText::new(&entry.addr).as_str());
-        put_str(out, "source");
-        put_str(out, entry.source.as_str());
-        put_str(out, "last_seen");
-        put_uint(out, entry.last_seen);
-        if let Some(id) = &entry.node_id {
-            put_str(out, "node_id");
-            put_str(out, id);
-        }
-        if !entry.capabilities.is_empty() {
-            put_str(out, "capabilities");
-            let n = u32::try_from(entry.capabilities.len()).expect("check_limits bounds it to 32");
-            put_array_len(out, n);
-            for cap in &entry.capabilities {
-                put_str(out, cap);
-            }
-        }
+        put_entry(entry, out);
     }
     check.finish(expected)?;
     Ok(count)
+}
+
+/// Appends one entry's map. The caller has checked its limits ([`PeerEntry::check_limits`]):
+/// every length then fits the header rmp writes.
+pub(crate) fn put_entry(entry: &PeerEntry, out: &mut ByteBuf) {
+    let fields = 3 + u32::from(entry.node_id.is_some()) + u32::from(!entry.capabilities.is_empty());
+    put_map_len(out, fields);
+    put_str(out, "addr");
+    put_str(out, AddrText::new(&entry.addr).as_str());
+    put_str(out, "source");
+    put_str(out, entry.source.as_str());
+    put_str(out, "last_seen");
+    put_uint(out, entry.last_seen);
+    if let Some(id) = &entry.node_id {
+        put_str(out, "node_id");
+        put_str(out, id);
+    }
+    if !entry.capabilities.is_empty() {
+        put_str(out, "capabilities");
+        let n = u32::try_from(entry.capabilities.len()).expect("check_limits bounds it to 32");
+        put_array_len(out, n);
+        for cap in &entry.capabilities {
+            put_str(out, cap);
+        }
+    }
 }
 
 /// Parses a whole body that must hold exactly `entry_count` entries, refusing a repeated

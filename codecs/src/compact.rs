@@ -108,32 +108,38 @@ fn encode_entries(entries: &dyn EntrySource, out: &mut ByteBuf) -> Result<u32, E
     let mut check = WriteCheck::new(entries)?;
     let count = u32::try_from(expected).expect("check_entry_count bounds the count to 10M");
     written(encode::write_array_len(out, count));
-    let mut addr = [0u8; 22];
     for entry in entries.entries() {
         check.check(entry)?;
-        written(encode::write_array_len(out, FIELDS));
-        let n = addr_bytes(&entry.addr, &mut addr);
-        written(encode::write_bin(out, &addr[..n]));
-        written(encode::write_uint(
-            out,
-            u64::from(source_code(entry.source)),
-        ));
-        written(encode::write_uint(out, entry.last_seen));
-        match &entry.node_id {
-            None => match encode::write_nil(out) {
-                Ok(()) => {}
-                Err(never) => match never {},
-            },
-            Some(id) => written(encode::write_str(out, id)),
-        }
-        let caps = u32::try_from(entry.capabilities.len()).expect("check_limits bounds it to 32");
-        written(encode::write_array_len(out, caps));
-        for cap in &entry.capabilities {
-            written(encode::write_str(out, cap));
-        }
+        put_entry(entry, out);
     }
     check.finish(expected)?;
     Ok(count)
+}
+
+/// Appends one entry's positional array. The caller has checked its limits
+/// ([`PeerEntry::check_limits`]): every length then fits the header rmp writes.
+pub(crate) fn put_entry(entry: &PeerEntry, out: &mut ByteBuf) {
+    written(encode::write_array_len(out, FIELDS));
+    let mut addr = [0u8; 22];
+    let n = addr_bytes(&entry.addr, &mut addr);
+    written(encode::write_bin(out, &addr[..n]));
+    written(encode::write_uint(
+        out,
+        u64::from(source_code(entry.source)),
+    ));
+    written(encode::write_uint(out, entry.last_seen));
+    match &entry.node_id {
+        None => match encode::write_nil(out) {
+            Ok(()) => {}
+            Err(never) => match never {},
+        },
+        Some(id) => written(encode::write_str(out, id)),
+    }
+    let caps = u32::try_from(entry.capabilities.len()).expect("check_limits bounds it to 32");
+    written(encode::write_array_len(out, caps));
+    for cap in &entry.capabilities {
+        written(encode::write_str(out, cap));
+    }
 }
 
 /// FORMAT.md's bound on `entry_count` by the plaintext body's length, checked before anything

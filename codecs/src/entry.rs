@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 
+use crate::piece::{Piece, PieceEncoder};
 use crate::{Error, MAX_CAPABILITIES, MAX_CAPABILITY_LEN, MAX_ENTRY_COUNT, MAX_NODE_ID_LEN};
 use crate::{MAX_FILE_SIZE, MAX_REALM_LEN};
 
@@ -311,6 +312,20 @@ pub trait EntrySource {
     /// corrupt.
     fn addrs_unique(&self) -> bool {
         false
+    }
+    /// The entries as pieces encoded by `encoder`, in the order and number of
+    /// [`EntrySource::entries`], for a source that keeps encoded pieces beside its entries (a
+    /// store snapshot keeps one per slab leaf), so that a save copies bytes instead of
+    /// encoding every entry. Asked only of a source whose [`EntrySource::addrs_unique`] is
+    /// true. A piece the source keeps is handed as [`Piece::Kept`] if it is
+    /// [`crate::EncodedPiece::is_for`] this encoder; anything else is encoded with `encoder` (which
+    /// checks entry limits) and kept or handed as [`Piece::Fresh`]. A kept piece must never
+    /// hold an entry that [`EntrySource::entries`] would not yield now (an expired one).
+    ///
+    /// Default: `None`, and the writer encodes entry by entry.
+    fn pieces(&self, encoder: &PieceEncoder) -> Option<Result<Vec<Piece<'_>>, Error>> {
+        let _ = encoder;
+        None
     }
 }
 

@@ -583,9 +583,18 @@ fn put_u64(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
 }
 
+/// The most bytes [`put_entry`] can write for `entry`: its fixed text (under 160 bytes with
+/// the longest address, source and number), and every string escaped at the worst, six bytes
+/// (`\u00XX`) per byte.
+pub(crate) fn max_entry_len(entry: &PeerEntry) -> usize {
+    let id = entry.node_id.as_ref().map_or(0, |id| 32 + 6 * id.len());
+    let caps: usize = entry.capabilities.iter().map(|c| 16 + 6 * c.len()).sum();
+    256 + id + caps
+}
+
 /// Appends one entry as serde_json's pretty printer writes a `PeerEntry` inside the envelope's
 /// array (four spaces of indent for the object, six for its fields).
-fn put_entry(out: &mut Vec<u8>, entry: &PeerEntry) {
+pub(crate) fn put_entry(out: &mut Vec<u8>, entry: &PeerEntry) {
     out.extend_from_slice(b"    {\n      \"addr\": \"");
     out.extend_from_slice(AddrText::new(&entry.addr).as_bytes());
     out.extend_from_slice(b"\",\n      \"source\": \"");
@@ -621,15 +630,19 @@ fn write_envelope(
     entries: &dyn EntrySource,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
+    let pieces = crate::piece::pieces_of(entries, crate::piece::Encoding::Json)?;
     let expected = entries.len();
-    let mut check = WriteCheck::new(entries)?;
     // About 190 bytes per typical entry: one allocation for a typical file (bounded by what a
     // file may hold).
-    out.reserve(
-        256_usize
+    out.reserve(match &pieces {
+        Some(p) => realm
+            .len()
+            .saturating_mul(6)
+            .saturating_add(128 + p.max_len()),
+        None => 256_usize
             .saturating_add(expected.saturating_mul(192))
             .min(crate::MAX_FILE_SIZE as usize),
-    );
+    });
     out.extend_from_slice(b"{\n  \"knownpeers\": ");
     put_u64(out, u64::from(crate::FORMAT_VERSION));
     out.extend_from_slice(b",\n  \"codec\": \"json\",\n  \"realm\": ");
@@ -638,13 +651,23 @@ fn write_envelope(
     put_u64(out, saved_at);
     out.extend_from_slice(b",\n  \"entries\": [");
     let mut first = true;
-    for entry in entries.entries() {
-        check.check(entry)?;
-        out.extend_from_slice(if first { b"\n" } else { b",\n" });
-        first = false;
-        put_entry(out, entry);
+    match &pieces {
+        // Kept pieces: each is its entries' text joined by `,\n`.
+        Some(p) => {
+            p.write_json(out);
+            first = p.count() == 0;
+        }
+        None => {
+            let mut check = WriteCheck::new(entries)?;
+            for entry in entries.entries() {
+                check.check(entry)?;
+                out.extend_from_slice(if first { b"\n" } else { b",\n" });
+                first = false;
+                put_entry(out, entry);
+            }
+            check.finish(expected)?;
+        }
     }
-    check.finish(expected)?;
     out.extend_from_slice(if first { b"]\n}\n" } else { b"\n  ]\n}\n" });
     Ok(())
 }

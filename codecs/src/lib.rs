@@ -64,6 +64,7 @@ mod frame;
 mod json;
 mod legacy;
 mod msgpack;
+mod piece;
 mod primitives;
 mod read;
 mod sealed;
@@ -79,6 +80,7 @@ pub use json::JsonCodec;
 pub use knownpeers_keys::{KdfParams, Key, SecretString};
 pub use legacy::write_legacy;
 pub use msgpack::MsgpackCodec;
+pub use piece::{EncodedPiece, Piece, PieceEncoder};
 pub use read::{inspect, read, read_owned, Decoded, Header, KdfInfo, ReadPolicy};
 pub use sealed::SealedCodec;
 

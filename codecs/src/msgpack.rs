@@ -6,7 +6,8 @@
 use crate::entry::check_file_size;
 use crate::frame::{self, FrameCodec, FrameHeader, FrameVersion, BODY_CRC_LEN};
 use crate::{
-    body, check, compact, primitives, Codec, CodecKind, EntrySource, Error, PeerEntry, PeerFile,
+    body, check, compact, piece, primitives, Codec, CodecKind, EntrySource, Error, PeerEntry,
+    PeerFile,
 };
 
 /// The MessagePack frame codec (CRC-32 over header and body). It reads binary frame versions
@@ -69,6 +70,14 @@ pub(crate) fn decode_body(
     }
 }
 
+/// The entry encoding of a binary frame version's body (both binary codecs share it).
+pub(crate) fn body_encoding(version: FrameVersion) -> piece::Encoding {
+    match version {
+        FrameVersion::V1 => piece::Encoding::Map,
+        FrameVersion::V2 => piece::Encoding::Compact,
+    }
+}
+
 impl Codec for MsgpackCodec {
     fn kind(&self) -> CodecKind {
         CodecKind::Msgpack
@@ -83,6 +92,19 @@ impl Codec for MsgpackCodec {
     ) -> Result<(), Error> {
         out.clear();
         let count = frame::checked_count(realm, entries)?;
+        if let Some(pieces) = piece::pieces_of(entries, body_encoding(self.version))? {
+            // Kept pieces: the body is their concatenation, checksummed as it is copied.
+            let h = frame::header_len(FrameCodec::Msgpack, realm.len());
+            out.reserve(h + pieces.max_len() + BODY_CRC_LEN);
+            frame::write_header(out, self.version, realm, saved_at, pieces.count(), None);
+            let crc = pieces
+                .write_binary(out, true)
+                .expect("asked for the checksum");
+            let body_len = (out.len() - h) as u64;
+            frame::finish_header(out, h, body_len);
+            out.extend_from_slice(&crc.to_le_bytes());
+            return check_file_size(out.len() as u64).inspect_err(|_| out.clear());
+        }
         // Roughly 64 bytes per entry: one allocation for a typical file.
         out.reserve(frame::header_len(FrameCodec::Msgpack, realm.len()) + 64 * entries.len() + 8);
         frame::write_header(out, self.version, realm, saved_at, count, None);

@@ -15,8 +15,8 @@ use crate::frame::{
 };
 use crate::primitives::{self, ChunkCipher, NONCE_LEN};
 use crate::{
-    body, check, compact, stream, Codec, CodecKind, EntrySource, Error, KdfParams, Key, PeerEntry,
-    PeerFile, SecretString,
+    body, check, compact, piece, stream, Codec, CodecKind, EntrySource, Error, KdfParams, Key,
+    PeerEntry, PeerFile, SecretString,
 };
 
 /// The sealed frame codec. Holds the realm's key source; for a passphrase it derives the master
@@ -487,7 +487,11 @@ impl Codec for SealedCodec {
         // plaintext until it is sealed, and a buffer that grew would leave a copy of it in freed
         // memory. The version-1 body's bound also bounds the compact version-2 body (positional
         // fields, binary addresses: never longer).
-        let plain_max = body::max_encoded_len(entries);
+        let pieces = piece::pieces_of(entries, crate::msgpack::body_encoding(self.version))?;
+        let plain_max = match &pieces {
+            Some(p) => p.max_len(),
+            None => body::max_encoded_len(entries),
+        };
         out.reserve(
             frame::header_len(FrameCodec::Sealed, realm.len())
                 .saturating_add(stream::sealed_len(plain_max))
@@ -495,10 +499,16 @@ impl Codec for SealedCodec {
         );
         frame::write_header(out, self.version, realm, saved_at, count, Some(&fields));
         let h = out.len();
-        let encoded = match self.version {
-            FrameVersion::V1 => body::encode(entries, out),
-            FrameVersion::V2 => compact::encode(entries, out),
+        let encoded = match (&pieces, self.version) {
+            // Kept pieces (the msgpack codec's, plaintext): copied once, sealed below in place.
+            (Some(p), _) => {
+                p.write_binary(out, false);
+                Ok(p.count())
+            }
+            (None, FrameVersion::V1) => body::encode(entries, out),
+            (None, FrameVersion::V2) => compact::encode(entries, out),
         };
+        drop(pieces);
         if let Err(e) = encoded {
             out.zeroize();
             return Err(e);

@@ -22,7 +22,7 @@ use std::sync::Arc;
 use hashbrown::{hash_table, HashTable};
 use knownpeers_codecs::{stored_addr, PeerEntry};
 
-use super::slab::{new_leaf, Slab, CHUNK};
+use super::slab::{Leaf, Slab, CHUNK};
 use super::state::{hash_addr, is_expired, rank};
 use super::tiers::Tiers;
 
@@ -71,7 +71,7 @@ pub(crate) fn build(
     let mut tier_of: Vec<u8> = Vec::with_capacity(n);
     // Expired entries take no slot, but their addresses still count for the duplicate rule.
     let mut expired: Vec<(usize, SocketAddr)> = Vec::new();
-    let mut leaf = Arc::new(new_leaf());
+    let mut leaf = Arc::new(Leaf::empty());
     let mut fill = 0usize;
     for (pos, mut entry) in entries.into_iter().enumerate() {
         entry.addr = stored_addr(entry.addr);
@@ -86,7 +86,7 @@ pub(crate) fn build(
             Some(entry);
         fill += 1;
         if fill == CHUNK {
-            slab.push_leaf(std::mem::replace(&mut leaf, Arc::new(new_leaf())), CHUNK);
+            slab.push_leaf(std::mem::replace(&mut leaf, Arc::new(Leaf::empty())), CHUNK);
             fill = 0;
         }
     }

@@ -16,7 +16,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, TryLockError};
 
-use knownpeers_codecs::{stored_addr, EntrySource, PeerEntry, PeerSource};
+use knownpeers_codecs::{
+    stored_addr, EntrySource, Error as CodecError, PeerEntry, PeerSource, Piece, PieceEncoder,
+};
 
 use slab::Branch;
 use state::State;
@@ -269,6 +271,55 @@ impl EntrySource for Snapshot {
     /// entries by `stored_addr`), so the writer skips its own duplicate check.
     fn addrs_unique(&self) -> bool {
         true
+    }
+    /// One piece per slab leaf: the leaf's kept encoding when it is `encoder`'s and none of its
+    /// entries can have expired (its oldest `last_seen` is still fresh); else, when the leaf
+    /// keeps nothing and all its entries are fresh, their encoding, kept from now on; else
+    /// (the leaf keeps another codec's encoding, or holds an expired entry) its fresh entries,
+    /// for the writer to encode this once.
+    fn pieces(&self, encoder: &PieceEncoder) -> Option<Result<Vec<Piece<'_>>, CodecError>> {
+        Some(self.collect_pieces(encoder))
+    }
+}
+
+impl Snapshot {
+    fn collect_pieces(&self, encoder: &PieceEncoder) -> Result<Vec<Piece<'_>>, CodecError> {
+        let (now_s, ttl) = (self.now_s, self.ttl_secs);
+        let fresh = move |e: &&PeerEntry| !state::is_expired(e, now_s, ttl);
+        let mut pieces = Vec::with_capacity(self.branches.len() * slab::FANOUT);
+        for leaf in slab::leaves(&self.branches) {
+            let kept = leaf.encoded().get();
+            if let Some(kept) = kept {
+                let stale = kept
+                    .oldest_last_seen()
+                    .is_some_and(|t| now_s.saturating_sub(t) > ttl);
+                if kept.is_for(encoder) && !stale {
+                    if !kept.is_empty() {
+                        pieces.push(Piece::Kept(kept));
+                    }
+                    continue;
+                }
+            }
+            let occupied = leaf.iter().flatten();
+            if kept.is_none() && occupied.clone().all(|e| fresh(&e)) {
+                let piece = encoder.encode(occupied.clone())?;
+                // A save running beside this one may have filled the cell first: with the
+                // same entries (a leaf is immutable while shared), all fresh as checked here.
+                let _ = leaf.encoded().set(piece);
+                let piece = leaf.encoded().get().expect("filled just above");
+                if piece.is_for(encoder) {
+                    if !piece.is_empty() {
+                        pieces.push(Piece::Kept(piece));
+                    }
+                    continue;
+                }
+            }
+            let run: Vec<&PeerEntry> = occupied.filter(fresh).collect();
+            if !run.is_empty() {
+                pieces.push(Piece::Entries(run));
+            }
+        }
+        Ok(pieces)
     }
 }
 

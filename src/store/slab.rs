@@ -12,9 +12,9 @@
 //! one level of 64-entry chunks made the snapshot ~16k pointer copies, ~0.7 ms at 1M on the
 //! loaded 2-core machine: both too close to the 1 ms budget.)
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use knownpeers_codecs::PeerEntry;
+use knownpeers_codecs::{EncodedPiece, PeerEntry};
 
 /// Slots per leaf: the unit of copy-on-write (~0.3-0.4 µs per entry to clone with its strings).
 pub(crate) const CHUNK: usize = 64;
@@ -24,10 +24,66 @@ pub(crate) const FANOUT: usize = 64;
 /// One leaf of slots; `None` is a free (or not yet used) slot. A fixed array rather than a `Vec`
 /// saves one dependent pointer load on every access (the profile's hottest path is reading a
 /// random entry).
-pub(crate) type Leaf = [Option<PeerEntry>; CHUNK];
-/// A leaf of free slots: the one place that builds a [`Leaf`].
-pub(crate) fn new_leaf() -> Leaf {
-    std::array::from_fn(|_| None)
+///
+/// Beside the slots it keeps the encoded bytes of its occupied entries for one codec body
+/// ([`EncodedPiece`]), filled by the first save that writes the leaf and reused by every later
+/// save until the leaf changes, so that a save copies bytes instead of encoding. Every mutable
+/// access (`IndexMut`) drops them, and a copy-on-write clone starts without them, so they never
+/// describe other entries than the slots'. A leaf shared with a snapshot is immutable, which is
+/// why a saver may fill the cell of a shared leaf: a `OnceLock` is filled at most once.
+pub(crate) struct Leaf {
+    slots: [Option<PeerEntry>; CHUNK],
+    encoded: OnceLock<EncodedPiece>,
+}
+
+impl Leaf {
+    /// A leaf of free slots.
+    pub(crate) fn empty() -> Leaf {
+        Leaf {
+            slots: std::array::from_fn(|_| None),
+            encoded: OnceLock::new(),
+        }
+    }
+
+    /// The slots, in slot order.
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Option<PeerEntry>> {
+        self.slots.iter()
+    }
+
+    /// The kept encoding of the occupied slots, if a save filled it since the last change.
+    pub(crate) fn encoded(&self) -> &OnceLock<EncodedPiece> {
+        &self.encoded
+    }
+}
+
+impl Clone for Leaf {
+    /// The slots only: a copy is made to be written (`Arc::make_mut`), which would drop the
+    /// kept encoding at once.
+    fn clone(&self) -> Leaf {
+        Leaf {
+            slots: self.slots.clone(),
+            encoded: OnceLock::new(),
+        }
+    }
+}
+
+impl std::ops::Index<usize> for Leaf {
+    type Output = Option<PeerEntry>;
+    #[inline]
+    fn index(&self, i: usize) -> &Option<PeerEntry> {
+        &self.slots[i]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Leaf {
+    /// Drops the kept encoding: the caller may change the slot.
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut Option<PeerEntry> {
+        if self.encoded.get().is_some() {
+            drop(self.encoded.take());
+        }
+        &mut self.slots[i]
+    }
 }
 
 /// One branch of leaves.
@@ -105,7 +161,7 @@ impl Slab {
     /// bulk load: no copy-on-write check per entry, since no snapshot can share a leaf not yet
     /// in the slab. Only on a slab whose slot count is a multiple of [`CHUNK`] and that has no
     /// free slot (a pristine slab filled by full leaves so far); the slots are numbered on.
-    /// The leaf comes already in its `Arc` (see [`new_leaf`]), so its entries are moved once.
+    /// The leaf comes already in its `Arc` (see [`Leaf::empty`]), so its entries are moved once.
     pub(crate) fn push_leaf(&mut self, leaf: Arc<Leaf>, filled: usize) {
         assert!(
             self.slots / CHUNK * CHUNK == self.slots && self.free.is_empty() && filled <= CHUNK,
@@ -132,7 +188,7 @@ impl Slab {
         }
         let branch = Arc::make_mut(&mut self.branches[b]);
         if l == branch.len() {
-            branch.push(Arc::new(new_leaf()));
+            branch.push(Arc::new(Leaf::empty()));
         }
         self.slots += 1;
         *self.slot_mut(slot) = Some(entry);
@@ -153,6 +209,14 @@ impl Slab {
     pub(crate) fn share(&self) -> Vec<Arc<Branch>> {
         self.branches.clone()
     }
+}
+
+/// Every leaf of shared branches, in slot order.
+pub(crate) fn leaves(branches: &[Arc<Branch>]) -> impl Iterator<Item = &Leaf> + '_ {
+    branches
+        .iter()
+        .flat_map(|branch| branch.iter())
+        .map(|leaf| &**leaf)
 }
 
 /// Every occupied slot of shared branches, in slot order.
@@ -211,5 +275,87 @@ mod tests {
         let last = (0..CHUNK * FANOUT).map(|_| slab.insert(entry(1))).last();
         assert_eq!(last, Some((CHUNK * FANOUT + slots.len()) as u32));
         assert_eq!(slab.share().len(), 2);
+    }
+
+    /// A leaf's kept encoding survives reads and sharing, and is dropped by any write to the
+    /// leaf (in place or through a copy-on-write copy) and by nothing else.
+    #[test]
+    fn kept_pieces_are_dropped_by_writes_only() {
+        let mut slab = Slab::default();
+        for n in 0..(CHUNK as u16 * 2) {
+            slab.insert(entry(n));
+        }
+        let codec = knownpeers_codecs::MsgpackCodec;
+        let encode = |branches: &[Arc<Branch>]| {
+            // Through a one-leaf-per-piece source, as a snapshot hands them.
+            struct Leaves<'a>(&'a [Arc<Branch>]);
+            impl knownpeers_codecs::EntrySource for Leaves<'_> {
+                fn len(&self) -> usize {
+                    entries(self.0).count()
+                }
+                fn entries(&self) -> Box<dyn Iterator<Item = &PeerEntry> + '_> {
+                    Box::new(entries(self.0))
+                }
+                fn addrs_unique(&self) -> bool {
+                    true
+                }
+                fn pieces(
+                    &self,
+                    encoder: &knownpeers_codecs::PieceEncoder,
+                ) -> Option<Result<Vec<knownpeers_codecs::Piece<'_>>, knownpeers_codecs::Error>>
+                {
+                    let mut out = Vec::new();
+                    for leaf in leaves(self.0) {
+                        if leaf.encoded().get().is_none() {
+                            match encoder.encode(leaf.iter().flatten()) {
+                                Ok(piece) => {
+                                    let _ = leaf.encoded().set(piece);
+                                }
+                                Err(e) => return Some(Err(e)),
+                            }
+                        }
+                        let kept = leaf.encoded().get().expect("set above");
+                        out.push(knownpeers_codecs::Piece::Kept(kept));
+                    }
+                    Some(Ok(out))
+                }
+            }
+            knownpeers_codecs::Codec::encode(&codec, "r", 1, &Leaves(branches))
+                .expect("the entries encode")
+        };
+        let kept = |slab: &Slab| -> Vec<bool> {
+            leaves(&slab.share())
+                .map(|leaf| leaf.encoded().get().is_some())
+                .collect()
+        };
+        let shared = slab.share();
+        let before = encode(&shared);
+        assert_eq!(
+            kept(&slab),
+            [true, true],
+            "the shared leaves are the slab's"
+        );
+        let _ = slab.get(3);
+        assert_eq!(kept(&slab), [true, true], "a read keeps them");
+
+        slab.get_mut(3).last_seen = 7777;
+        assert_eq!(kept(&slab), [false, true], "a copied leaf starts without");
+        assert!(leaves(&shared).all(|leaf| leaf.encoded().get().is_some()));
+        assert_eq!(encode(&shared), before, "the snapshot's file is unchanged");
+        drop(shared);
+
+        encode(&slab.share());
+        assert_eq!(kept(&slab), [true, true]);
+        slab.remove(CHUNK as u32 + 1);
+        assert_eq!(kept(&slab), [true, false], "a write in place drops it");
+        let after = encode(&slab.share());
+        let plain = knownpeers_codecs::Codec::encode(
+            &codec,
+            "r",
+            1,
+            &entries(&slab.share()).cloned().collect::<Vec<_>>(),
+        )
+        .expect("the entries encode");
+        assert_eq!(after, plain);
     }
 }
