@@ -162,12 +162,25 @@ fn judge_head(
     })
 }
 
-/// Reads a whole envelope: in one pass when it can, else in the two passes of
+/// Reads a whole envelope: through the fast path (`json_fast`) when the file is laid out as
+/// the writer lays it out, else in one serde pass when it can, else in the two passes of
 /// [`parse_head`] and [`parse_entries`], with `check` (the caller's realm and policy checks)
-/// between them. The result and every error are those of the two passes: the one pass only
-/// ever returns a success the two passes would return too, and any failure in it is
-/// recomputed by them, so that the classification of a bad file never depends on the path.
+/// between them. The result and every error are those of the two passes: the fast path and
+/// the one pass only ever return a success the two passes would return too, and any failure
+/// in them is recomputed by the two passes, so that the classification of a bad file never
+/// depends on the path.
 pub(crate) fn read_envelope(
+    bytes: &[u8],
+    check: &dyn Fn(&JsonHead) -> Result<(), Error>,
+) -> Result<(JsonHead, Vec<PeerEntry>), Error> {
+    if let Some(done) = crate::json_fast::read(bytes, check, true) {
+        return Ok(done);
+    }
+    read_envelope_serde(bytes, check)
+}
+
+/// [`read_envelope`] without the fast path: what the fast path must agree with.
+pub(crate) fn read_envelope_serde(
     bytes: &[u8],
     check: &dyn Fn(&JsonHead) -> Result<(), Error>,
 ) -> Result<(JsonHead, Vec<PeerEntry>), Error> {
@@ -399,26 +412,59 @@ impl<'de, R: Record<'de>> Visitor<'de> for ListSeed<'_, R> {
         f.write_str("an array of peer entries")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut entries = Vec::with_capacity(self.capacity);
-        let mut unique = UniqueAddrs::new(Side::Read, self.capacity);
+        let mut list = EntryList::new(self.capacity, true);
         let fail = |e: Error| {
             *self.stash.borrow_mut() = Some(e);
             de::Error::custom("see the stashed error")
         };
         while let Some(record) = seq.next_element::<R>()? {
-            let index = entries.len();
-            if index as u64 >= MAX_ENTRY_COUNT {
-                return Err(fail(Error::limit(format!(
-                    "more than {MAX_ENTRY_COUNT} entries"
-                ))));
-            }
-            let entry = record
-                .into_entry(index, self.fallback_last_seen)
+            list.push_with(|index| record.into_entry(index, self.fallback_last_seen))
                 .map_err(fail)?;
-            unique.insert(entry.addr, index).map_err(fail)?;
-            entries.push(entry);
         }
-        Ok(entries)
+        Ok(list.into_entries())
+    }
+}
+
+/// The entries a JSON or legacy list has given so far, with the entry-count limit and the
+/// read's one duplicate-address check: the serde path and the fast path (`json_fast`) both
+/// push through [`EntryList::push_with`], so that check has one call site.
+pub(crate) struct EntryList {
+    entries: Vec<PeerEntry>,
+    /// `None` when the caller checks unique addresses itself.
+    unique: Option<UniqueAddrs>,
+}
+
+impl EntryList {
+    /// `capacity` must already be bounded by the bytes present ([`list_capacity`]), never a
+    /// count the file claims. `check_dups` false leaves the duplicate check to the caller.
+    pub(crate) fn new(capacity: usize, check_dups: bool) -> EntryList {
+        EntryList {
+            entries: Vec::with_capacity(capacity),
+            unique: check_dups.then(|| UniqueAddrs::new(Side::Read, capacity)),
+        }
+    }
+
+    /// Appends the entry `make` builds for the next index: refused past [`MAX_ENTRY_COUNT`]
+    /// (before it is built) or when its address repeats an earlier entry's.
+    #[inline]
+    pub(crate) fn push_with(
+        &mut self,
+        make: impl FnOnce(usize) -> Result<PeerEntry, Error>,
+    ) -> Result<(), Error> {
+        let index = self.entries.len();
+        if index as u64 >= MAX_ENTRY_COUNT {
+            return Err(Error::limit(format!("more than {MAX_ENTRY_COUNT} entries")));
+        }
+        let entry = make(index)?;
+        if let Some(unique) = &mut self.unique {
+            unique.insert(entry.addr, index)?;
+        }
+        self.entries.push(entry);
+        Ok(())
+    }
+
+    pub(crate) fn into_entries(self) -> Vec<PeerEntry> {
+        self.entries
     }
 }
 
@@ -666,7 +712,7 @@ impl Codec for JsonCodec {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
@@ -697,7 +743,7 @@ mod tests {
 
     /// Strings with the characters JSON escapes (quotes, backslashes, every control
     /// character), other ASCII and multi-byte UTF-8.
-    fn text(max: usize) -> impl Strategy<Value = String> {
+    pub(crate) fn text(max: usize) -> impl Strategy<Value = String> {
         prop::collection::vec(
             prop_oneof![
                 3 => prop::char::range('a', 'z'),
@@ -711,7 +757,7 @@ mod tests {
         .prop_filter("within the byte limit", move |s| s.len() <= max)
     }
 
-    fn entry() -> impl Strategy<Value = PeerEntry> {
+    pub(crate) fn entry() -> impl Strategy<Value = PeerEntry> {
         let addr = prop_oneof![
             (any::<[u8; 4]>(), any::<u16>()).prop_map(|(ip, port)| SocketAddr::from((ip, port))),
             (
@@ -747,7 +793,7 @@ mod tests {
             )
     }
 
-    fn unique(entries: Vec<PeerEntry>) -> Vec<PeerEntry> {
+    pub(crate) fn unique(entries: Vec<PeerEntry>) -> Vec<PeerEntry> {
         let mut seen = std::collections::HashSet::new();
         entries
             .into_iter()
