@@ -172,8 +172,15 @@ impl<'a> Cursor<'a> {
             return None;
         }
         let mut n: u64 = 0;
-        for &d in &digits[..len] {
-            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+        if len < 20 {
+            // At most 19 digits: below 10^19, within u64.
+            for &d in &digits[..len] {
+                n = n * 10 + u64::from(d - b'0');
+            }
+        } else {
+            for &d in &digits[..len] {
+                n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            }
         }
         self.at += len;
         Some(n)
@@ -184,7 +191,14 @@ impl<'a> Cursor<'a> {
         self.lit(ENTRY_OPEN)?;
         let addr = addr::parse(self.string(MAX_ADDR_TEXT)?)?;
         self.lit(SOURCE)?;
-        let source = PeerSource::from_name_bytes(self.string("Bootstrap".len())?)?;
+        let source = if self.eat(b"Gossip\"") {
+            PeerSource::Gossip
+        } else if self.eat(b"Connected\"") {
+            PeerSource::Connected
+        } else {
+            self.lit(b"Bootstrap\"")?;
+            PeerSource::Bootstrap
+        };
         self.lit(LAST_SEEN)?;
         let last_seen = self.integer()?;
         let node_id = if self.eat(NODE_ID) {
