@@ -13,7 +13,8 @@ use serde::Deserialize;
 
 use crate::addr::AddrText;
 use crate::entry::{
-    check_entry_count, check_file_size, check_realm_len, Side, UniqueAddrs, WriteCheck,
+    check_entry_count, check_file_size, check_realm_len, has_duplicate_addr, Side, UniqueAddrs,
+    WriteCheck,
 };
 use crate::{
     Codec, CodecKind, EntrySource, Error, PeerEntry, PeerFile, PeerSource, MAX_ENTRY_COUNT,
@@ -412,7 +413,7 @@ impl<'de, R: Record<'de>> Visitor<'de> for ListSeed<'_, R> {
         f.write_str("an array of peer entries")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut list = EntryList::new(self.capacity, true);
+        let mut list = EntryList::new(self.capacity, DupCheck::EachEntry);
         let fail = |e: Error| {
             *self.stash.borrow_mut() = Some(e);
             de::Error::custom("see the stashed error")
@@ -421,26 +422,42 @@ impl<'de, R: Record<'de>> Visitor<'de> for ListSeed<'_, R> {
             list.push_with(|index| record.into_entry(index, self.fallback_last_seen))
                 .map_err(fail)?;
         }
-        Ok(list.into_entries())
+        list.finish().map_err(fail)
     }
 }
 
+/// How an [`EntryList`] checks that no two entries have one address.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DupCheck {
+    /// As each entry is pushed, naming the first entry that repeats an earlier one, so that
+    /// the error is the first the file has (the serde path).
+    EachEntry,
+    /// Once, by sorting, in [`EntryList::finish`], whose error then names no entry: for the
+    /// fast path, which gives up on any error and leaves the file to the serde path.
+    AtEnd,
+    /// Not at all: the caller checks.
+    Off,
+}
+
 /// The entries a JSON or legacy list has given so far, with the entry-count limit and the
-/// read's one duplicate-address check: the serde path and the fast path (`json_fast`) both
-/// push through [`EntryList::push_with`], so that check has one call site.
+/// read's duplicate-address check: the serde path and the fast path (`json_fast`) both push
+/// through [`EntryList::push_with`] and end with [`EntryList::finish`], so the check lives
+/// here alone and one [`DupCheck`] switches it.
 pub(crate) struct EntryList {
     entries: Vec<PeerEntry>,
-    /// `None` when the caller checks unique addresses itself.
+    dups: DupCheck,
+    /// The set of [`DupCheck::EachEntry`].
     unique: Option<UniqueAddrs>,
 }
 
 impl EntryList {
     /// `capacity` must already be bounded by the bytes present ([`list_capacity`]), never a
-    /// count the file claims. `check_dups` false leaves the duplicate check to the caller.
-    pub(crate) fn new(capacity: usize, check_dups: bool) -> EntryList {
+    /// count the file claims.
+    pub(crate) fn new(capacity: usize, dups: DupCheck) -> EntryList {
         EntryList {
             entries: Vec::with_capacity(capacity),
-            unique: check_dups.then(|| UniqueAddrs::new(Side::Read, capacity)),
+            dups,
+            unique: (dups == DupCheck::EachEntry).then(|| UniqueAddrs::new(Side::Read, capacity)),
         }
     }
 
@@ -463,8 +480,14 @@ impl EntryList {
         Ok(())
     }
 
-    pub(crate) fn into_entries(self) -> Vec<PeerEntry> {
-        self.entries
+    /// The entries, after [`DupCheck::AtEnd`]'s check.
+    pub(crate) fn finish(self) -> Result<Vec<PeerEntry>, Error> {
+        if self.dups == DupCheck::AtEnd && has_duplicate_addr(&self.entries) {
+            return Err(Error::corrupt(
+                "an entry repeats the address of an earlier entry",
+            ));
+        }
+        Ok(self.entries)
     }
 }
 

@@ -12,7 +12,7 @@
 
 use crate::addr::{self, MAX_ADDR_TEXT};
 use crate::entry::{check_file_size, check_realm_len};
-use crate::json::{strip_bom, EntryList, JsonHead};
+use crate::json::{strip_bom, DupCheck, EntryList, JsonHead};
 use crate::{PeerEntry, PeerSource, MAX_CAPABILITIES, MAX_CAPABILITY_LEN, MAX_ENTRY_COUNT};
 use crate::{MAX_NODE_ID_LEN, MAX_REALM_LEN};
 
@@ -59,9 +59,15 @@ pub(crate) fn read(
     // As the serde path: what the bytes could typically hold (a written entry takes ~100-250
     // bytes), never a count the file claims.
     let capacity = (c.b.len() / 160).min(MAX_ENTRY_COUNT as usize);
-    let mut list = EntryList::new(capacity, check_dups);
+    // Duplicates are looked for once at the end, by sorting (any gives up).
+    let dups = if check_dups {
+        DupCheck::AtEnd
+    } else {
+        DupCheck::Off
+    };
+    let mut list = EntryList::new(capacity, dups);
     if c.eat(EMPTY_TAIL) {
-        return c.at_end().then(|| finish(head, list));
+        return c.at_end().then(|| finish(head, list)).flatten();
     }
     c.lit(b"\n")?;
     loop {
@@ -72,18 +78,18 @@ pub(crate) fn read(
         }
     }
     c.lit(TAIL)?;
-    c.at_end().then(|| finish(head, list))
+    c.at_end().then(|| finish(head, list)).flatten()
 }
 
-fn finish(head: JsonHead, list: EntryList) -> (JsonHead, Vec<PeerEntry>) {
-    let entries = list.into_entries();
-    (
+fn finish(head: JsonHead, list: EntryList) -> Option<(JsonHead, Vec<PeerEntry>)> {
+    let entries = list.finish().ok()?;
+    Some((
         JsonHead {
             entry_count: Some(entries.len() as u64),
             ..head
         },
         entries,
-    )
+    ))
 }
 
 /// Which bytes end a string's text on the fast path: the closing quote (1), and what makes
@@ -402,6 +408,36 @@ mod tests {
             bom.extend_from_slice(&bytes);
             prop_assert_eq!(agree(&bom, None)?, !escaped);
             prop_assert!(!agree(&bytes, Some("another realm"))?);
+        }
+
+        #[test]
+        fn the_sorted_duplicate_check_finds_what_the_set_finds(
+            entries in prop::collection::vec(entry(), 0..12),
+            repeat in prop::collection::vec(
+                (any::<prop::sample::Index>(), any::<prop::sample::Index>(), any::<u32>()),
+                0..3,
+            ),
+        ) {
+            // Some entries take another's address, some with another flow info (not stored,
+            // so still the same peer).
+            let mut entries = entries;
+            for (from, to, flow) in repeat {
+                if entries.is_empty() {
+                    break;
+                }
+                let mut addr = entries[from.index(entries.len())].addr;
+                if let std::net::SocketAddr::V6(a) = &mut addr {
+                    a.set_flowinfo(flow);
+                }
+                let at = to.index(entries.len());
+                entries[at].addr = addr;
+            }
+            let mut set = crate::entry::UniqueAddrs::new(crate::entry::Side::Read, 0);
+            let set_finds = entries
+                .iter()
+                .enumerate()
+                .any(|(i, e)| set.insert(e.addr, i).is_err());
+            prop_assert_eq!(crate::entry::has_duplicate_addr(&entries), set_finds);
         }
 
         #[test]
