@@ -302,7 +302,14 @@ impl Cursor<'_> {
     fn groups(&mut self, groups: &mut [u16]) -> (usize, bool) {
         let limit = groups.len();
         for i in 0..limit {
-            if i < limit - 1 {
+            // An IPv4 part has a dot after its first octet (at most three digits, after the
+            // separator): without one within reach the attempt would fail, so it is skipped.
+            let reach = self.at + usize::from(i > 0);
+            let dot_ahead = self
+                .s
+                .get(reach + 1..)
+                .is_some_and(|rest| rest.iter().take(3).any(|&b| b == b'.'));
+            if i < limit - 1 && dot_ahead {
                 if let Some(v4) = self.separated(i, Self::ipv4) {
                     let [a, b, c, d] = v4.octets();
                     groups[i] = u16::from_be_bytes([a, b]);
@@ -517,6 +524,14 @@ mod tests {
             "[1:2:3:4:5:6:7:1.2.3.4]:1",
             "[1.2.3.4::]:1",
             "[::1.2.3.4:1]:1",
+            // Where the dotted part may start: a first octet of one to three digits, or not.
+            "[::12.3.4.5]:1",
+            "[::123.4.5.6]:1",
+            "[::1234.5.6.7]:1",
+            "[1::.1.2.3]:1",
+            "[1::2:3.4]:1",
+            "[1::0123.4.5.6]:1",
+            "[1:2:3:4:5::255.255.255.255]:1",
             "[00000::]:1",
             "[ABCD::EF]:1",
             "[::%]:1",

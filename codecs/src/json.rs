@@ -13,7 +13,8 @@ use serde::Deserialize;
 
 use crate::addr::AddrText;
 use crate::entry::{
-    check_entry_count, check_file_size, check_realm_len, Side, UniqueAddrs, WriteCheck,
+    check_entry_count, check_file_size, check_realm_len, has_duplicate_addr, Side, UniqueAddrs,
+    WriteCheck,
 };
 use crate::{
     Codec, CodecKind, EntrySource, Error, PeerEntry, PeerFile, PeerSource, MAX_ENTRY_COUNT,
@@ -162,14 +163,28 @@ fn judge_head(
     })
 }
 
-/// Reads a whole envelope: in one pass when it can, else in the two passes of
+/// Reads a whole envelope: through the fast path (`json_fast`) when the file is laid out as
+/// the writer lays it out, else in one serde pass when it can, else in the two passes of
 /// [`parse_head`] and [`parse_entries`], with `check` (the caller's realm and policy checks)
-/// between them. The result and every error are those of the two passes: the one pass only
-/// ever returns a success the two passes would return too, and any failure in it is
-/// recomputed by them, so that the classification of a bad file never depends on the path.
+/// between them. The result and every error are those of the two passes: the fast path and
+/// the one pass only ever return a success the two passes would return too, and any failure
+/// in them is recomputed by the two passes, so that the classification of a bad file never
+/// depends on the path.
 ///
 /// A repeated address is refused unless `check_dups` is false (the caller applies that rule).
 pub(crate) fn read_envelope(
+    bytes: &[u8],
+    check: &dyn Fn(&JsonHead) -> Result<(), Error>,
+    check_dups: bool,
+) -> Result<(JsonHead, Vec<PeerEntry>), Error> {
+    if let Some(done) = crate::json_fast::read(bytes, check, check_dups) {
+        return Ok(done);
+    }
+    read_envelope_serde(bytes, check, check_dups)
+}
+
+/// [`read_envelope`] without the fast path: what the fast path must agree with.
+pub(crate) fn read_envelope_serde(
     bytes: &[u8],
     check: &dyn Fn(&JsonHead) -> Result<(), Error>,
     check_dups: bool,
@@ -413,30 +428,86 @@ impl<'de, R: Record<'de>> Visitor<'de> for ListSeed<'_, R> {
         f.write_str("an array of peer entries")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut entries = Vec::with_capacity(self.capacity);
-        let mut unique = self
-            .check_dups
-            .then(|| UniqueAddrs::new(Side::Read, self.capacity));
+        let dups = if self.check_dups {
+            DupCheck::EachEntry
+        } else {
+            DupCheck::Off
+        };
+        let mut list = EntryList::new(self.capacity, dups);
         let fail = |e: Error| {
             *self.stash.borrow_mut() = Some(e);
             de::Error::custom("see the stashed error")
         };
         while let Some(record) = seq.next_element::<R>()? {
-            let index = entries.len();
-            if index as u64 >= MAX_ENTRY_COUNT {
-                return Err(fail(Error::limit(format!(
-                    "more than {MAX_ENTRY_COUNT} entries"
-                ))));
-            }
-            let entry = record
-                .into_entry(index, self.fallback_last_seen)
+            list.push_with(|index| record.into_entry(index, self.fallback_last_seen))
                 .map_err(fail)?;
-            if let Some(unique) = &mut unique {
-                unique.insert(entry.addr, index).map_err(fail)?;
-            }
-            entries.push(entry);
         }
-        Ok(entries)
+        list.finish().map_err(fail)
+    }
+}
+
+/// How an [`EntryList`] checks that no two entries have one address.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DupCheck {
+    /// As each entry is pushed, naming the first entry that repeats an earlier one, so that
+    /// the error is the first the file has (the serde path).
+    EachEntry,
+    /// Once, by sorting, in [`EntryList::finish`], whose error then names no entry: for the
+    /// fast path, which gives up on any error and leaves the file to the serde path.
+    AtEnd,
+    /// Not at all: the caller checks.
+    Off,
+}
+
+/// The entries a JSON or legacy list has given so far, with the entry-count limit and the
+/// read's duplicate-address check: the serde path and the fast path (`json_fast`) both push
+/// through [`EntryList::push_with`] and end with [`EntryList::finish`], so the check lives
+/// here alone and one [`DupCheck`] switches it.
+pub(crate) struct EntryList {
+    entries: Vec<PeerEntry>,
+    dups: DupCheck,
+    /// The set of [`DupCheck::EachEntry`].
+    unique: Option<UniqueAddrs>,
+}
+
+impl EntryList {
+    /// `capacity` must already be bounded by the bytes present ([`list_capacity`]), never a
+    /// count the file claims.
+    pub(crate) fn new(capacity: usize, dups: DupCheck) -> EntryList {
+        EntryList {
+            entries: Vec::with_capacity(capacity),
+            dups,
+            unique: (dups == DupCheck::EachEntry).then(|| UniqueAddrs::new(Side::Read, capacity)),
+        }
+    }
+
+    /// Appends the entry `make` builds for the next index: refused past [`MAX_ENTRY_COUNT`]
+    /// (before it is built) or when its address repeats an earlier entry's.
+    #[inline]
+    pub(crate) fn push_with(
+        &mut self,
+        make: impl FnOnce(usize) -> Result<PeerEntry, Error>,
+    ) -> Result<(), Error> {
+        let index = self.entries.len();
+        if index as u64 >= MAX_ENTRY_COUNT {
+            return Err(Error::limit(format!("more than {MAX_ENTRY_COUNT} entries")));
+        }
+        let entry = make(index)?;
+        if let Some(unique) = &mut self.unique {
+            unique.insert(entry.addr, index)?;
+        }
+        self.entries.push(entry);
+        Ok(())
+    }
+
+    /// The entries, after [`DupCheck::AtEnd`]'s check.
+    pub(crate) fn finish(self) -> Result<Vec<PeerEntry>, Error> {
+        if self.dups == DupCheck::AtEnd && has_duplicate_addr(&self.entries) {
+            return Err(Error::corrupt(
+                "an entry repeats the address of an earlier entry",
+            ));
+        }
+        Ok(self.entries)
     }
 }
 
@@ -709,7 +780,7 @@ impl Codec for JsonCodec {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
@@ -740,7 +811,7 @@ mod tests {
 
     /// Strings with the characters JSON escapes (quotes, backslashes, every control
     /// character), other ASCII and multi-byte UTF-8.
-    fn text(max: usize) -> impl Strategy<Value = String> {
+    pub(crate) fn text(max: usize) -> impl Strategy<Value = String> {
         prop::collection::vec(
             prop_oneof![
                 3 => prop::char::range('a', 'z'),
@@ -754,7 +825,7 @@ mod tests {
         .prop_filter("within the byte limit", move |s| s.len() <= max)
     }
 
-    fn entry() -> impl Strategy<Value = PeerEntry> {
+    pub(crate) fn entry() -> impl Strategy<Value = PeerEntry> {
         let addr = prop_oneof![
             (any::<[u8; 4]>(), any::<u16>()).prop_map(|(ip, port)| SocketAddr::from((ip, port))),
             (
@@ -790,7 +861,7 @@ mod tests {
             )
     }
 
-    fn unique(entries: Vec<PeerEntry>) -> Vec<PeerEntry> {
+    pub(crate) fn unique(entries: Vec<PeerEntry>) -> Vec<PeerEntry> {
         let mut seen = std::collections::HashSet::new();
         entries
             .into_iter()

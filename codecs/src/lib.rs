@@ -62,6 +62,7 @@ mod entry;
 mod error;
 mod frame;
 mod json;
+mod json_fast;
 mod legacy;
 mod msgpack;
 mod piece;
@@ -83,6 +84,25 @@ pub use msgpack::MsgpackCodec;
 pub use piece::{EncodedPiece, Piece, PieceEncoder};
 pub use read::{inspect, read, read_owned, Decoded, Header, KdfInfo, ReadPolicy};
 pub use sealed::SealedCodec;
+
+/// What the fuzz targets check beyond the public API (feature `fuzzing`; not for hosts).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// The JSON reader's two paths apart, with `JsonCodec::decode`'s realm check: the fast
+    /// path alone (`None` when it gives up on the file) and the serde path alone. The fast
+    /// path must only ever give what the serde path gives.
+    #[allow(clippy::type_complexity)]
+    pub fn json_paths(
+        bytes: &[u8],
+        realm: Option<&str>,
+    ) -> (
+        Option<crate::PeerFile>,
+        Result<crate::PeerFile, crate::Error>,
+    ) {
+        crate::json_fast::both_paths(bytes, realm)
+    }
+}
 
 /// The JSON envelope's version (`"knownpeers": 1`), which binary frame version 2 leaves
 /// unchanged; binary frames carry a [`FrameVersion`].

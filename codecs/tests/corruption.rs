@@ -2,13 +2,15 @@
 //! small sealed file, of both binary frame versions, is an error (never a panic, never a silently different entry list). The
 //! sealed file uses a key-file key, so ~3000 decodes stay fast. The same damage to a body
 //! behind valid checksums reaches the body parser itself: never a panic, never peer data in
-//! the error.
+//! the error. A file a lying writer filled with a repeated address is corrupt in every
+//! plaintext codec, with the later entry named.
 
 mod common;
 
 use common::{basic_entries, SAVED_AT};
 use knownpeers_codecs::{
-    read, read_owned, Codec, ErrorKind, FrameVersion, Key, MsgpackCodec, ReadPolicy, SealedCodec,
+    read, read_owned, Codec, EntrySource, ErrorKind, FrameVersion, JsonCodec, Key, MsgpackCodec,
+    PeerEntry, ReadPolicy, SealedCodec,
 };
 
 const REALM: &str = "r1";
@@ -206,4 +208,51 @@ fn compact_body_with_every_family() -> Vec<u8> {
     b.push(0x90);
     every_family(&mut b);
     b
+}
+
+/// A source that wrongly promises unique addresses, so the writer skips its own check and
+/// writes a file with a repeat, as a buggy or hostile writer would.
+struct Lying(Vec<PeerEntry>);
+
+impl EntrySource for Lying {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn entries(&self) -> Box<dyn Iterator<Item = &PeerEntry> + '_> {
+        Box::new(self.0.iter())
+    }
+    fn addrs_unique(&self) -> bool {
+        true
+    }
+}
+
+/// A repeated address is corrupt in every plaintext codec and names the later entry, however
+/// the reader looks for repeats (the JSON fast path and the version-2 body sort packed keys
+/// first, then leave the naming to a set).
+#[test]
+fn a_repeated_address_names_the_later_entry_in_every_plaintext_codec() {
+    let mut entries = basic_entries();
+    assert!(entries.len() >= 3, "the fixture has three entries or more");
+    // Entry 2 takes entry 0's address; for IPv6 a flow info makes no other peer.
+    let mut addr = entries[0].addr;
+    if let std::net::SocketAddr::V6(a) = &mut addr {
+        a.set_flowinfo(9);
+    }
+    entries[2].addr = addr;
+    let codecs: [(&str, &dyn Codec); 3] = [
+        ("json", &JsonCodec),
+        ("msgpack v2", &MsgpackCodec),
+        (
+            "msgpack v1",
+            &MsgpackCodec::with_frame_version(FrameVersion::V1),
+        ),
+    ];
+    for (name, codec) in codecs {
+        let file = codec
+            .encode(REALM, SAVED_AT, &Lying(entries.clone()))
+            .expect("the writer trusts the source");
+        let err = read(&file, &ReadPolicy::plaintext(Some(REALM))).expect_err(name);
+        assert_eq!(err.kind(), ErrorKind::Corrupt, "{name}: {err}");
+        assert!(err.to_string().contains("entry 2 repeats"), "{name}: {err}");
+    }
 }
