@@ -176,12 +176,23 @@ fn read_parts(text: &[u8], parts: usize) -> Option<Vec<Vec<PeerEntry>>> {
     let mut spans = spans.into_iter();
     let first = spans.next()?;
     std::thread::scope(|scope| {
+        // A part whose thread the system refuses to start is read here, after the first.
         let rest: Vec<_> = spans
-            .map(|span| scope.spawn(move || read_part(&text[span])))
+            .map(|span| {
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, {
+                        let span = span.clone();
+                        move || read_part(&text[span])
+                    })
+                    .map_err(|_| span)
+            })
             .collect();
         // This thread reads the first part meanwhile.
         let mut read = vec![read_part(&text[first])];
-        read.extend(rest.into_iter().map(|h| h.join().ok().flatten()));
+        read.extend(rest.into_iter().map(|part| match part {
+            Ok(thread) => thread.join().ok().flatten(),
+            Err(span) => read_part(&text[span]),
+        }));
         read.into_iter().collect()
     })
 }
