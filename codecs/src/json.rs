@@ -500,6 +500,36 @@ impl EntryList {
         Ok(())
     }
 
+    /// The list of entries read in parts (the fast path's split read), joined in order:
+    /// refused past [`MAX_ENTRY_COUNT`] in all, or when an address repeats an earlier one
+    /// under [`DupCheck::EachEntry`], as pushing each entry would be. The vector grows by the
+    /// entries the parts hold, never by a count the file claims.
+    pub(crate) fn joined(parts: Vec<Vec<PeerEntry>>, dups: DupCheck) -> Result<EntryList, Error> {
+        let total: usize = parts.iter().map(Vec::len).sum();
+        if total as u64 > MAX_ENTRY_COUNT {
+            return Err(Error::limit(format!("more than {MAX_ENTRY_COUNT} entries")));
+        }
+        let mut parts = parts.into_iter();
+        let mut entries = parts.next().unwrap_or_default();
+        entries.reserve_exact(total - entries.len());
+        for part in parts {
+            entries.extend(part);
+        }
+        let mut unique = None;
+        if dups == DupCheck::EachEntry {
+            let mut set = UniqueAddrs::new(Side::Read, total);
+            for (index, entry) in entries.iter().enumerate() {
+                set.insert(entry.addr, index)?;
+            }
+            unique = Some(set);
+        }
+        Ok(EntryList {
+            entries,
+            dups,
+            unique,
+        })
+    }
+
     /// The entries, after [`DupCheck::AtEnd`]'s check.
     pub(crate) fn finish(self) -> Result<Vec<PeerEntry>, Error> {
         if self.dups == DupCheck::AtEnd && has_duplicate_addr(&self.entries) {

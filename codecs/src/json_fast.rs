@@ -9,6 +9,8 @@
 //! file that the serde path rejects nor decode one differently (the property tests in
 //! `json.rs` and the `json_envelope` fuzz target check both), and it must never allocate by a
 //! count the file claims: every string is measured against its limit before it is copied.
+//! A large entry list is read in parts on scoped threads ([`Split`]), cut where the writer
+//! separates two entries, with exactly the one-thread result; any part giving up gives up.
 
 use crate::addr::{self, MAX_ADDR_TEXT};
 use crate::entry::{check_file_size, check_realm_len};
@@ -39,6 +41,17 @@ pub(crate) fn read(
     check: &dyn Fn(&JsonHead) -> Result<(), crate::Error>,
     check_dups: bool,
 ) -> Option<(JsonHead, Vec<PeerEntry>)> {
+    read_split(bytes, check, check_dups, Split::HOST)
+}
+
+/// [`read`] with the entry list split as `split` says (the tests and the fuzz target force
+/// the split on small files).
+pub(crate) fn read_split(
+    bytes: &[u8],
+    check: &dyn Fn(&JsonHead) -> Result<(), crate::Error>,
+    check_dups: bool,
+    split: Split,
+) -> Option<(JsonHead, Vec<PeerEntry>)> {
     check_file_size(bytes.len() as u64).ok()?;
     let mut c = Cursor {
         b: strip_bom(bytes),
@@ -56,20 +69,28 @@ pub(crate) fn read(
         entry_count: None,
     };
     check(&head).ok()?;
-    // As the serde path: what the bytes could typically hold (a written entry takes ~100-250
-    // bytes), never a count the file claims.
-    let capacity = (c.b.len() / 160).min(MAX_ENTRY_COUNT as usize);
     // Duplicates are looked for once at the end, by sorting (any gives up).
     let dups = if check_dups {
         DupCheck::AtEnd
     } else {
         DupCheck::Off
     };
-    let mut list = EntryList::new(capacity, dups);
     if c.eat(EMPTY_TAIL) {
-        return c.at_end().then(|| finish(head, list)).flatten();
+        return c
+            .at_end()
+            .then(|| finish(head, EntryList::new(0, dups)))
+            .flatten();
     }
     c.lit(b"\n")?;
+    let text = &c.b[c.at..];
+    if let Some(parts) = split.parts(text.len()) {
+        let parts = read_parts(text.strip_suffix(TAIL)?, parts)?;
+        return finish(head, EntryList::joined(parts, dups).ok()?);
+    }
+    // As the serde path: what the bytes could typically hold (a written entry takes ~100-250
+    // bytes), never a count the file claims.
+    let capacity = (c.b.len() / 160).min(MAX_ENTRY_COUNT as usize);
+    let mut list = EntryList::new(capacity, dups);
     loop {
         let entry = c.entry()?;
         list.push_with(|_| Ok(entry)).ok()?;
@@ -79,6 +100,119 @@ pub(crate) fn read(
     }
     c.lit(TAIL)?;
     c.at_end().then(|| finish(head, list)).flatten()
+}
+
+/// When the fast path reads the entry list in parts on scoped threads, one part each: a
+/// large file's list is most of a JSON load, and its entries read apart. The parts are cut
+/// where the writer separates two entries ([`SEPARATOR`]), and the result is the one-thread
+/// read's, bit for bit (see [`read_parts`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Split {
+    /// Entry text (in bytes) below which one thread reads the list, as before the split.
+    pub(crate) min_text: usize,
+    /// How many parts at most; `None` for as many as the host's cores, at most [`MAX_PARTS`].
+    pub(crate) parts: Option<usize>,
+}
+
+/// Entry text below which the list is read on one thread: 1 MiB is ~5 500 written entries,
+/// a few milliseconds to read, against tens of microseconds to start a thread; the 1k and
+/// 100k loads of the benches lie either side of it.
+const MIN_PARALLEL_TEXT: usize = 1 << 20;
+/// Most parts (threads) a list is read in: past this, the join and the duplicate check,
+/// which stay on one thread, and memory bandwidth dominate.
+const MAX_PARTS: usize = 4;
+
+impl Split {
+    /// What hosts get: parts above [`MIN_PARALLEL_TEXT`], as many as the cores (at most
+    /// [`MAX_PARTS`]); one thread on a one-core host.
+    pub(crate) const HOST: Split = Split {
+        min_text: MIN_PARALLEL_TEXT,
+        parts: None,
+    };
+
+    /// How many parts to read `text` bytes of entries in, when more than one. The cores are
+    /// only asked about (a few system calls) for a list large enough to split.
+    fn parts(self, text: usize) -> Option<usize> {
+        if text < self.min_text {
+            return None;
+        }
+        let parts = self.parts.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_PARTS))
+        });
+        (parts > 1).then_some(parts)
+    }
+}
+
+/// What the writer puts between one entry's closing brace and the next entry's opening one.
+/// It holds a raw newline, which no string on the fast path holds ([`Cursor::string`] gives
+/// up on every byte below 0x20), and in the writer's layout a newline followed by four spaces
+/// and a brace only opens an entry: so in a file the fast path reads, it occurs only between
+/// entries.
+const SEPARATOR: &[u8; 8] = b"},\n    {";
+
+/// The entries of `text` (from the first entry's first byte to the last entry's last one),
+/// read in at most `parts` parts on scoped threads and joined in file order; `None` when any
+/// part gives up. The cuts are searched forward from even shares for [`SEPARATOR`], and each
+/// part must read to its end exactly, entry after entry, as the one-thread loop would: so
+/// when every part reads, the one-thread loop reads the same entries from the same bytes
+/// (a cut found elsewhere than between entries makes a part give up, never read otherwise).
+fn read_parts(text: &[u8], parts: usize) -> Option<Vec<Vec<PeerEntry>>> {
+    let mut spans = Vec::with_capacity(parts);
+    let mut start = 0;
+    for k in 1..parts {
+        let from = (text.len() / parts * k).max(start);
+        let Some(at) = text
+            .get(from..)
+            .and_then(|rest| rest.windows(SEPARATOR.len()).position(|w| w == SEPARATOR))
+        else {
+            break;
+        };
+        // The part ends after the closing brace; the next starts at the opening one's line.
+        let cut = from + at + 1;
+        spans.push(start..cut);
+        start = cut + 2;
+    }
+    spans.push(start..text.len());
+    let mut spans = spans.into_iter();
+    let first = spans.next()?;
+    std::thread::scope(|scope| {
+        // A part whose thread the system refuses to start is read here, after the first.
+        let rest: Vec<_> = spans
+            .map(|span| {
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, {
+                        let span = span.clone();
+                        move || read_part(&text[span])
+                    })
+                    .map_err(|_| span)
+            })
+            .collect();
+        // This thread reads the first part meanwhile.
+        let mut read = vec![read_part(&text[first])];
+        read.extend(rest.into_iter().map(|part| match part {
+            Ok(thread) => thread.join().ok().flatten(),
+            Err(span) => read_part(&text[span]),
+        }));
+        read.into_iter().collect()
+    })
+}
+
+/// One part of [`read_parts`]: entries separated by `,\n`, to the part's last byte. Its
+/// vector's capacity is bounded by its bytes, as the one-thread list's (a written entry takes
+/// ~100-250 bytes), never by a count the file claims; past [`MAX_ENTRY_COUNT`] it gives up.
+fn read_part(text: &[u8]) -> Option<Vec<PeerEntry>> {
+    let mut c = Cursor { b: text, at: 0 };
+    let mut entries = Vec::with_capacity((text.len() / 160).min(MAX_ENTRY_COUNT as usize));
+    loop {
+        if entries.len() as u64 >= MAX_ENTRY_COUNT {
+            return None;
+        }
+        entries.push(c.entry()?);
+        if !c.eat(b",\n") {
+            break;
+        }
+    }
+    c.at_end().then_some(entries)
 }
 
 fn finish(head: JsonHead, list: EntryList) -> Option<(JsonHead, Vec<PeerEntry>)> {
@@ -259,6 +393,26 @@ pub(crate) fn both_paths(
     )
 }
 
+/// The fast path alone with its entry list split in `parts` parts however small the file (as
+/// [`both_paths`]'s fast path when `parts` is 1): it must give what the one-thread read gives.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn split_path(
+    bytes: &[u8],
+    realm: Option<&str>,
+    parts: usize,
+) -> Option<crate::PeerFile> {
+    let check = |head: &JsonHead| crate::check::realm(&head.realm, realm);
+    let split = Split {
+        min_text: 0,
+        parts: Some(parts),
+    };
+    read_split(bytes, &check, true, split).map(|(head, entries)| crate::PeerFile {
+        realm: head.realm,
+        saved_at: head.saved_at,
+        entries,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +426,10 @@ mod tests {
     fn agree(bytes: &[u8], realm: Option<&str>) -> Result<bool, TestCaseError> {
         let (fast, serde) = both_paths(bytes, realm);
         let accepted = fast.is_some();
+        // The list read in parts (cut at entry boundaries, on threads) is the one-thread read.
+        for parts in [2, 3, 5] {
+            prop_assert_eq!(&split_path(bytes, realm, parts), &fast, "{} parts", parts);
+        }
         if let Some(fast) = fast {
             match &serde {
                 Ok(serde) => prop_assert_eq!(&fast, serde),
@@ -523,6 +681,130 @@ mod tests {
             let (fast, serde) = both_paths(changed.as_bytes(), Some("r"));
             assert!(fast.is_none(), "{changed}");
             assert_eq!(serde.expect("serde reads it").entries.len(), 1);
+        }
+    }
+
+    /// A written file of `n` entries, each with a node id, the `k`th's being `kth_id`.
+    fn written(n: usize, k: usize, kth_id: &str) -> Vec<u8> {
+        let entries: Vec<PeerEntry> = (0..n)
+            .map(|i| PeerEntry {
+                addr: std::net::SocketAddr::from(([192, 0, 2, (i % 250) as u8], 7000 + i as u16)),
+                source: PeerSource::Gossip,
+                last_seen: i as u64,
+                node_id: Some(if i == k {
+                    kth_id.to_owned()
+                } else {
+                    format!("n{i}")
+                }),
+                capabilities: vec!["relay".to_owned(); i % 3],
+            })
+            .collect();
+        JsonCodec.encode("r", 5, &entries).expect("encodes")
+    }
+
+    /// The entry list of a written file: from the first entry's first byte to the last's last.
+    fn entry_text(file: &str) -> &str {
+        let start = file.find("    {").expect("an entry");
+        &file[start..file.rfind("\n  ]\n}\n").expect("the tail")]
+    }
+
+    #[test]
+    fn a_written_list_splits_between_entries_and_joins_in_order() {
+        let bytes = written(40, 0, "n0");
+        let one = both_paths(&bytes, Some("r"))
+            .0
+            .expect("the fast path reads it");
+        let text = String::from_utf8(bytes.clone()).expect("ASCII");
+        let list = entry_text(&text);
+        for parts in 1..=MAX_PARTS + 2 {
+            let read = read_parts(list.as_bytes(), parts).expect("every part reads");
+            // Cut as asked: the shares are entries apart, so each cut finds a separator.
+            assert_eq!(read.len(), parts);
+            assert!(read.iter().all(|part| !part.is_empty()));
+            assert_eq!(read.concat(), one.entries);
+            assert_eq!(split_path(&bytes, Some("r"), parts).as_ref(), Some(&one));
+        }
+        // The host's split: one thread below the threshold.
+        assert_eq!(Split::HOST.parts(MIN_PARALLEL_TEXT - 1), None);
+    }
+
+    #[test]
+    fn separator_bytes_inside_a_string_give_up_or_read_alike() {
+        // Raw, the newline is a control character: the fast path gives up on it wherever the
+        // cuts fall (one may fall inside the string), and serde refuses it.
+        let raw = "},\n    {\n      \"addr\": \"192.0.2.9:1";
+        let plain = written(12, 6, "x");
+        let text = String::from_utf8(plain).expect("ASCII");
+        let bytes = text
+            .replacen("\"x\"", &format!("\"{raw}\""), 1)
+            .into_bytes();
+        for parts in 1..=8 {
+            assert_eq!(split_path(&bytes, Some("r"), parts), None, "{parts} parts");
+        }
+        assert_eq!(given_up(&bytes).kind(), ErrorKind::Corrupt);
+        // Written (the newline escaped), the fast path gives up and serde reads it.
+        let bytes = written(12, 6, raw);
+        for parts in 1..=8 {
+            assert_eq!(split_path(&bytes, Some("r"), parts), None, "{parts} parts");
+        }
+        let (_, serde) = both_paths(&bytes, Some("r"));
+        assert_eq!(
+            serde.expect("serde reads it").entries[6].node_id.as_deref(),
+            Some(raw)
+        );
+        // Without the newline it is plain text, which every split reads alike.
+        let bytes = written(12, 6, "},    {");
+        let one = both_paths(&bytes, Some("r"))
+            .0
+            .expect("the fast path reads it");
+        for parts in 2..=8 {
+            assert_eq!(split_path(&bytes, Some("r"), parts).as_ref(), Some(&one));
+        }
+    }
+
+    #[test]
+    fn a_part_that_gives_up_gives_the_file_to_serde() {
+        // The last entry has an escape: the last part gives up, the others read.
+        let bytes = written(30, 29, "quote\"d");
+        let text = String::from_utf8(bytes.clone()).expect("ASCII");
+        let list = entry_text(&text);
+        assert_eq!(read_parts(list.as_bytes(), 3), None);
+        assert_eq!(
+            read_parts(&list.as_bytes()[..list.find(",\n    {").expect("two")], 1).map(|p| p.len()),
+            Some(1)
+        );
+        for parts in 1..=4 {
+            assert_eq!(split_path(&bytes, Some("r"), parts), None);
+        }
+        let (_, serde) = both_paths(&bytes, Some("r"));
+        assert_eq!(serde.expect("serde reads it").entries.len(), 30);
+        // A bad number in the first part, and a repeated address across two parts.
+        let bad = text.replacen("\"last_seen\": 1,", "\"last_seen\": 01,", 1);
+        let twice = text.replacen("192.0.2.29:7029", "192.0.2.0:7000", 1);
+        for changed in [bad, twice] {
+            for parts in 1..=4 {
+                assert_eq!(split_path(changed.as_bytes(), Some("r"), parts), None);
+            }
+            assert_eq!(given_up(changed.as_bytes()).kind(), ErrorKind::Corrupt);
+        }
+    }
+
+    #[test]
+    fn a_joined_list_keeps_each_duplicate_check_and_the_order() {
+        let e = |i: u8| PeerEntry {
+            addr: std::net::SocketAddr::from(([192, 0, 2, i], 7)),
+            source: PeerSource::Gossip,
+            last_seen: 0,
+            node_id: None,
+            capabilities: Vec::new(),
+        };
+        let apart = || vec![vec![e(1), e(2)], vec![e(3)], vec![e(4)]];
+        let twice = || vec![vec![e(1), e(2)], vec![e(3), e(1)]];
+        for dups in [DupCheck::EachEntry, DupCheck::AtEnd, DupCheck::Off] {
+            let list = EntryList::joined(apart(), dups).and_then(EntryList::finish);
+            assert_eq!(list.expect("no duplicate"), vec![e(1), e(2), e(3), e(4)]);
+            let list = EntryList::joined(twice(), dups).and_then(EntryList::finish);
+            assert_eq!(list.is_err(), dups != DupCheck::Off);
         }
     }
 }

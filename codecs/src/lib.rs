@@ -102,6 +102,17 @@ pub mod fuzzing {
     ) {
         crate::json_fast::both_paths(bytes, realm)
     }
+
+    /// The JSON fast path alone with its entry list read in `parts` parts on threads however
+    /// small the file (hosts split only large lists): it must give exactly what the one-thread
+    /// fast path of [`json_paths`] gives.
+    pub fn json_fast_split(
+        bytes: &[u8],
+        realm: Option<&str>,
+        parts: usize,
+    ) -> Option<crate::PeerFile> {
+        crate::json_fast::split_path(bytes, realm, parts)
+    }
 }
 
 /// The JSON envelope's version (`"knownpeers": 1`), which binary frame version 2 leaves

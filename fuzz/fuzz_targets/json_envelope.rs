@@ -1,8 +1,9 @@
 //! The JSON envelope codec alone (`JsonCodec::decode`: the fast path for the writer's own
 //! layout, else the serde path's passes) with and without an expected realm; a decoded file
 //! must re-encode and read back equal. The fast path alone must either give up or give exactly
-//! what the serde path alone gives, the reader's result (errors included) must be the serde
-//! path's, and the writer's own output without escapes must be the fast path's to read.
+//! what the serde path alone gives, and give exactly that again with its entry list read in
+//! parts on threads; the reader's result (errors included) must be the serde path's, and the
+//! writer's own output without escapes must be the fast path's to read.
 #![no_main]
 
 use knownpeers_codecs::{detect, fuzzing, Codec, Format, JsonCodec, PeerFile};
@@ -20,6 +21,10 @@ fn unescaped(file: &PeerFile) -> bool {
 fuzz_target!(|data: &[u8]| {
     for realm in [None, Some("example-realm")] {
         let (fast, serde) = fuzzing::json_paths(data, realm);
+        for parts in [2, 3] {
+            let split = fuzzing::json_fast_split(data, realm, parts);
+            assert_eq!(split, fast, "the split read disagrees");
+        }
         if let Some(fast) = &fast {
             assert_eq!(serde.as_ref().ok(), Some(fast), "the fast path disagrees");
         }
