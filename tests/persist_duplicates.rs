@@ -3,34 +3,20 @@
 //! read-only, with exactly the error the reader's own duplicate check gives, although a load
 //! into a fresh store defers that check to the store's hydrate (one check per entry, not two).
 
+#[path = "../codecs/tests/common/unchecked.rs"]
+mod unchecked;
 #[path = "common/store.rs"]
 mod util;
 
 use std::path::Path;
 
 use knownpeers::codecs::{
-    duplicate_address, read, Codec, EntrySource, ErrorKind, FrameVersion, JsonCodec, Key,
-    MsgpackCodec, ReadPolicy, SealedCodec,
+    duplicate_address, read, Codec, ErrorKind, FrameVersion, JsonCodec, Key, MsgpackCodec,
+    ReadPolicy, SealedCodec,
 };
 use knownpeers::{PeerEntry, PeerSource, PeerStore, PersistenceMode, PersistentStore};
+use unchecked::Unchecked;
 use util::{addr, clock, config, listing, new_key_file, store_config, T0};
-
-/// Entries written as they are, repeats included: a source that claims unique addresses makes
-/// the writer skip its own duplicate check, which is the only way to write such a file.
-struct Unchecked(Vec<PeerEntry>);
-
-impl EntrySource for Unchecked {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn entries(&self) -> Box<dyn Iterator<Item = &PeerEntry> + '_> {
-        Box::new(self.0.iter())
-    }
-    fn addrs_unique(&self) -> bool {
-        true
-    }
-}
-
 fn entry(i: u32, source: PeerSource, age: u64) -> PeerEntry {
     PeerEntry {
         addr: addr(i),

@@ -7,10 +7,11 @@
 
 mod common;
 
+use common::unchecked::Unchecked;
 use common::{basic_entries, SAVED_AT};
 use knownpeers_codecs::{
-    read, read_owned, Codec, EntrySource, ErrorKind, FrameVersion, JsonCodec, Key, MsgpackCodec,
-    PeerEntry, ReadPolicy, SealedCodec,
+    read, read_owned, Codec, ErrorKind, FrameVersion, JsonCodec, Key, MsgpackCodec, ReadPolicy,
+    SealedCodec,
 };
 
 const REALM: &str = "r1";
@@ -209,23 +210,6 @@ fn compact_body_with_every_family() -> Vec<u8> {
     every_family(&mut b);
     b
 }
-
-/// A source that wrongly promises unique addresses, so the writer skips its own check and
-/// writes a file with a repeat, as a buggy or hostile writer would.
-struct Lying(Vec<PeerEntry>);
-
-impl EntrySource for Lying {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn entries(&self) -> Box<dyn Iterator<Item = &PeerEntry> + '_> {
-        Box::new(self.0.iter())
-    }
-    fn addrs_unique(&self) -> bool {
-        true
-    }
-}
-
 /// A repeated address is corrupt in every plaintext codec and names the later entry, however
 /// the reader looks for repeats (the JSON fast path and the version-2 body sort packed keys
 /// first, then leave the naming to a set).
@@ -249,7 +233,7 @@ fn a_repeated_address_names_the_later_entry_in_every_plaintext_codec() {
     ];
     for (name, codec) in codecs {
         let file = codec
-            .encode(REALM, SAVED_AT, &Lying(entries.clone()))
+            .encode(REALM, SAVED_AT, &Unchecked(entries.clone()))
             .expect("the writer trusts the source");
         let err = read(&file, &ReadPolicy::plaintext(Some(REALM))).expect_err(name);
         assert_eq!(err.kind(), ErrorKind::Corrupt, "{name}: {err}");

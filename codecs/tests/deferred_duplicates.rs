@@ -3,29 +3,15 @@
 //! is corrupt with `duplicate_address` of the first repeat; deferred, the same file reads, the
 //! repeat included, and every other check still applies.
 
+mod common;
+
+use common::unchecked::Unchecked;
 use knownpeers_codecs::{
-    duplicate_address, read, read_owned, Codec, EntrySource, ErrorKind, FrameVersion, JsonCodec,
-    Key, MsgpackCodec, PeerEntry, PeerSource, ReadPolicy, SealedCodec,
+    duplicate_address, read, read_owned, Codec, ErrorKind, FrameVersion, JsonCodec, Key,
+    MsgpackCodec, PeerEntry, PeerSource, ReadPolicy, SealedCodec,
 };
 
 const REALM: &str = "r";
-
-/// Entries written as they are: a source that claims unique addresses makes a writer skip its
-/// own check, the only way to write a file with a repeated address.
-struct Unchecked<'a>(&'a [PeerEntry]);
-
-impl EntrySource for Unchecked<'_> {
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-    fn entries(&self) -> Box<dyn Iterator<Item = &PeerEntry> + '_> {
-        Box::new(self.0.iter())
-    }
-    fn addrs_unique(&self) -> bool {
-        true
-    }
-}
-
 fn entries() -> Vec<PeerEntry> {
     let e = |port: u16, last_seen| PeerEntry {
         addr: ([192, 0, 2, 1], port).into(),
@@ -81,17 +67,17 @@ fn every_reader_path_defers_the_duplicate_check_when_asked() {
     let plain = ReadPolicy::plaintext(Some(REALM));
     assert!(plain.check_duplicates);
     let json = JsonCodec
-        .encode(REALM, 1, &Unchecked(&entries))
+        .encode(REALM, 1, &Unchecked(entries.clone()))
         .expect("encodes");
     check("json", &json, plain, &entries);
     for version in [FrameVersion::V1, FrameVersion::V2] {
         let bytes = MsgpackCodec::with_frame_version(version)
-            .encode(REALM, 1, &Unchecked(&entries))
+            .encode(REALM, 1, &Unchecked(entries.clone()))
             .expect("encodes");
         check(&format!("msgpack {version}"), &bytes, plain, &entries);
         let codec = sealed(version);
         let bytes = codec
-            .encode(REALM, 1, &Unchecked(&entries))
+            .encode(REALM, 1, &Unchecked(entries.clone()))
             .expect("encodes");
         let policy = ReadPolicy::sealed(Some(REALM), &codec, true);
         assert!(policy.check_duplicates);

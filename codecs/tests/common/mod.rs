@@ -3,6 +3,8 @@
 //! files no conforming writer would produce. Must not depend on /work/shared.
 #![allow(dead_code)]
 
+pub mod unchecked;
+
 use knownpeers_codecs::{PeerEntry, PeerSource};
 
 /// The vectors copied into the repository.
