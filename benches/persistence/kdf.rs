@@ -79,10 +79,7 @@ pub(crate) fn kdf(ctx: &mut Ctx<'_>) {
                 let (clock, entries, counter, rt) = (&clock, &entries, &counter, ctx.rt);
                 competitors.push(Box::new(move || {
                     counter.set(counter.get() + 1);
-                    dirty(ps.store(), clock, entries, counter.get());
-                    let t = Instant::now();
-                    rt.block_on(ps.flush()).expect("a bench save succeeds");
-                    t.elapsed()
+                    timed_save(rt, ps, clock, entries, counter.get())
                 }));
             }
             interleaved_alternating(reps, &mut competitors)

@@ -273,6 +273,21 @@ fn dirty(store: &PeerStore, clock: &ManualClock, entries: &[PeerEntry], i: usize
         .expect("generated metadata is within limits");
 }
 
+/// One periodic save as the save loops time it: a [`dirty`] observation (entry `i`), untimed,
+/// then the flush, timed.
+fn timed_save(
+    rt: &tokio::runtime::Runtime,
+    ps: &PersistentStore,
+    clock: &ManualClock,
+    entries: &[PeerEntry],
+    i: usize,
+) -> Duration {
+    dirty(ps.store(), clock, entries, i);
+    let t = Instant::now();
+    rt.block_on(ps.flush()).expect("a bench save succeeds");
+    t.elapsed()
+}
+
 /// A store of capacity `cap` holding `entries`.
 fn filled_store(cap: usize, clock: &Arc<ManualClock>, entries: Vec<PeerEntry>) -> PeerStore {
     let n = entries.len();
